@@ -1,0 +1,54 @@
+"""Application factory: the checkout app, mounted at /stripe/fastapi."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from estuary_checkout import health
+from estuary_checkout.config import Settings, get_settings
+from estuary_checkout.errors import install_error_handlers
+from estuary_checkout.logging import configure_logging
+from estuary_checkout.middleware import BodyLimitAndRequestId
+from estuary_checkout.routers import api_router
+from estuary_checkout.state import AppState
+
+MOUNT_PATH = "/stripe/fastapi"
+API_PREFIX = "/api/v1/stripe"
+
+
+def create_checkout_app(state: AppState) -> FastAPI:
+    app = FastAPI(
+        title="Estuary Checkout",
+        version="1.0.0",
+        description="Checkout and payments for the Estuary wellness marketplace.",
+        docs_url="/stripe/docs",
+        redoc_url="/stripe/redoc",
+        openapi_url="/stripe/openapi.json",
+        separate_input_output_schemas=False,
+    )
+    app.state.checkout = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router, prefix=API_PREFIX)
+    return app
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    settings = settings or (state.settings if state else get_settings())
+    configure_logging(settings.log_level)
+    state = state or AppState.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.aclose()
+
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    root.state.checkout = state
+    install_error_handlers(root)
+    root.mount(MOUNT_PATH, create_checkout_app(state))
+    root.add_middleware(BodyLimitAndRequestId, max_body_bytes=settings.max_body_bytes)
+    return root

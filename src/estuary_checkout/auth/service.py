@@ -1,0 +1,86 @@
+"""Bearer JWTs: the algorithm is pinned by settings, never read from the token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from estuary_checkout.config import Settings
+from estuary_checkout.errors import Unauthorized
+
+
+@dataclass(frozen=True)
+class Claims:
+    sub: str
+    email: str | None
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def _verification_key(settings: Settings) -> str:
+    if settings.jwt_algorithm == "RS256":
+        if not settings.jwt_public_key:
+            raise Unauthorized("Token verification is not configured")
+        return settings.jwt_public_key
+    return settings.resolved_jwt_secret()
+
+
+def decode_token(settings: Settings, token: str) -> Claims:
+    options: dict[str, Any] = {"require": ["exp", "sub", "aud"], "verify_signature": True}
+    if settings.jwt_issuer:
+        options["require"].append("iss")
+    try:
+        payload = jwt.decode(
+            token,
+            _verification_key(settings),
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options=options,
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired", code="TOKEN_EXPIRED") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": str(exc)}) from exc
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": "bad sub"})
+    roles = payload.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": "bad roles"})
+    email = payload.get("email")
+    return Claims(sub=sub, email=email if isinstance(email, str) else None, roles=tuple(roles))
+
+
+def create_token(
+    settings: Settings,
+    *,
+    sub: str,
+    email: str | None = None,
+    roles: list[str] | None = None,
+    ttl_seconds: int = 3600,
+) -> str:
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {
+        "sub": sub,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+        "roles": roles or [],
+    }
+    if email:
+        payload["email"] = email
+    if settings.jwt_issuer:
+        payload["iss"] = settings.jwt_issuer
+    if settings.jwt_algorithm == "RS256":
+        if not settings.jwt_private_key:
+            raise RuntimeError("CHECKOUT_JWT_PRIVATE_KEY is needed to sign RS256 tokens")
+        return jwt.encode(payload, settings.jwt_private_key, algorithm="RS256")
+    return jwt.encode(payload, settings.resolved_jwt_secret(), algorithm="HS256")

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from estuary_checkout.db.base import Base, BigIntPK, UTCDateTime, utcnow
+
+BOOKING_STATUSES = ("pending_payment", "confirmed", "completed", "canceled")
+# Statuses that occupy the practitioner's time; the overlap rule applies to these only.
+BLOCKING_STATUSES = ("pending_payment", "confirmed")
+
+
+class Booking(Base):
+    """One session at a time with a practitioner.
+
+    Overlap between blocking bookings of one practitioner is refused by the database: an
+    exclusion constraint on PostgreSQL, triggers on SQLite (see migrations and docs/decisions.md).
+    """
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint("status IN ('" + "', '".join(BOOKING_STATUSES) + "')", name="status"),
+        CheckConstraint("start_at < end_at", name="time_order"),
+        Index("ix_booking_practitioner_start", "practitioner_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order.id"), index=True)
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_line.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    pass_id: Mapped[int | None] = mapped_column(ForeignKey("pass.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(
+        String(24), default="pending_payment", server_default=text("'pending_payment'")
+    )
+    canceled_by: Mapped[str | None] = mapped_column(String(32))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

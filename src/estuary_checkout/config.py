@@ -1,0 +1,105 @@
+"""Settings: one object, read from CHECKOUT_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
+DEV_STRIPE_SECRET_KEY = "sk_test_emulator"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator"
+DEV_WEBHOOK_SECRET = "whsec_dev_emulator_secret"
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHECKOUT_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///./var/checkout.db"
+
+    jwt_secret: str | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_public_key: str | None = None
+    jwt_private_key: str | None = Field(default=None, description="RS256 signing key for the token command")
+    jwt_audience: str = "estuary-checkout"
+    jwt_issuer: str | None = None
+
+    stripe_secret_key: str = DEV_STRIPE_SECRET_KEY
+    stripe_publishable_key: str = DEV_STRIPE_PUBLISHABLE_KEY
+    stripe_api_base: str = "http://127.0.0.1:12111"
+    stripe_webhook_secret: str = DEV_WEBHOOK_SECRET
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_network_retries: int = 2
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "bookings"
+
+    tax_rate: Decimal = Decimal("0.0875")
+    hold_minutes: int = Field(default=15, ge=1)
+    max_pending_orders: int = Field(default=5, ge=1)
+    min_lead_minutes: int = Field(default=60, ge=0)
+    currency: str = "usd"
+
+    rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="create/confirm/coupon attempts per user"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        if self.jwt_algorithm == "HS256" and (
+            not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
+        ):
+            problems.append("CHECKOUT_JWT_SECRET must be set to a random value of at least 32 characters")
+        if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
+            problems.append("CHECKOUT_JWT_PUBLIC_KEY is required with RS256")
+        if not _real_looking_key(self.stripe_secret_key, ("sk_live_", "sk_test_", "rk_live_", "rk_test_")):
+            problems.append("CHECKOUT_STRIPE_SECRET_KEY does not look like a Stripe secret key")
+        if not _real_looking_key(self.stripe_publishable_key, ("pk_live_", "pk_test_")):
+            problems.append("CHECKOUT_STRIPE_PUBLISHABLE_KEY does not look like a Stripe publishable key")
+        if self.stripe_webhook_secret == DEV_WEBHOOK_SECRET or not self.stripe_webhook_secret.startswith(
+            "whsec_"
+        ):
+            problems.append("CHECKOUT_STRIPE_WEBHOOK_SECRET must be the endpoint's whsec_ secret")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    def resolved_jwt_secret(self) -> str:
+        """The HS256 secret; in dev/test one is generated once into var/ when none is set."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.env == "production":
+            raise RuntimeError("CHECKOUT_JWT_SECRET is not set")
+        path = VAR_DIR / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+def _real_looking_key(value: str, prefixes: tuple[str, ...]) -> bool:
+    return value.startswith(prefixes) and len(value) >= 24 and "emulator" not in value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
+from estuary_checkout.db.base import utcnow
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def ensure_balance_row(session: AsyncSession, user_id: int, currency: str = "usd") -> None:
+    stmt = _insert(session, CreditBalance).values(
+        user_id=user_id, currency=currency, balance_cents=0, held_cents=0, updated_at=utcnow()
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["user_id"]))
+
+
+async def get_balance(session: AsyncSession, user_id: int) -> CreditBalance | None:
+    return (
+        await session.execute(select(CreditBalance).where(CreditBalance.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def insert_ledger_once(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    kind: str,
+    key: str,
+    amount_cents: int,
+    balance_delta: int,
+    held_delta: int,
+    order_id: uuid.UUID | None,
+    note: str | None,
+) -> bool:
+    """Insert a movement unless its key exists; True if inserted."""
+    stmt = (
+        _insert(session, CreditLedgerEntry)
+        .values(
+            user_id=user_id,
+            kind=kind,
+            key=key,
+            amount_cents=amount_cents,
+            balance_delta_cents=balance_delta,
+            held_delta_cents=held_delta,
+            order_id=order_id,
+            note=note,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(CreditLedgerEntry.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def move(session: AsyncSession, *, user_id: int, balance_delta: int, held_delta: int) -> bool:
+    """Apply deltas only if neither total would go below zero; True if applied."""
+    result = await session.execute(
+        update(CreditBalance)
+        .where(
+            CreditBalance.user_id == user_id,
+            CreditBalance.balance_cents + balance_delta >= 0,
+            CreditBalance.held_cents + held_delta >= 0,
+        )
+        .values(
+            balance_cents=CreditBalance.balance_cents + balance_delta,
+            held_cents=CreditBalance.held_cents + held_delta,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+async def ledger_sums(session: AsyncSession, user_id: int) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(CreditLedgerEntry.balance_delta_cents), 0),
+                func.coalesce(func.sum(CreditLedgerEntry.held_delta_cents), 0),
+            ).where(CreditLedgerEntry.user_id == user_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def order_hold_total(session: AsyncSession, order_id: uuid.UUID) -> int:
+    """What the order holds now: held by `hold` minus released/captured."""
+    value = (
+        await session.execute(
+            select(func.coalesce(func.sum(CreditLedgerEntry.held_delta_cents), 0)).where(
+                CreditLedgerEntry.order_id == order_id
+            )
+        )
+    ).scalar_one()
+    return int(value)

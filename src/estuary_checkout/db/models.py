@@ -1,0 +1,37 @@
+"""Imports every table so metadata (Alembic, tests) sees the whole schema."""
+
+from estuary_checkout.bookings.models import Booking
+from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service
+from estuary_checkout.coupons.models import Coupon, CouponRedemption
+from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
+from estuary_checkout.db.base import Base
+from estuary_checkout.idempotency.models import IdempotencyRecord
+from estuary_checkout.orders.models import Order, OrderLine
+from estuary_checkout.passes.models import Pass
+from estuary_checkout.payments.models import Refund, SavedPaymentMethod
+from estuary_checkout.users.models import User
+from estuary_checkout.webhooks.models import StripeEvent
+from estuary_checkout.workflows.models import Notification, OutboxMessage
+
+__all__ = [
+    "AvailabilityWindow",
+    "Base",
+    "Booking",
+    "Coupon",
+    "CouponRedemption",
+    "CreditBalance",
+    "CreditLedgerEntry",
+    "IdempotencyRecord",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "PackageChild",
+    "Pass",
+    "Practitioner",
+    "Refund",
+    "SavedPaymentMethod",
+    "Service",
+    "StripeEvent",
+    "User",
+]

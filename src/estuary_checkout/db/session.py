@@ -1,0 +1,63 @@
+"""Engine and session factory; the request-scoped session commits or rolls back in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_immediate_transactions(engine)
+        return engine
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
+    """Every SQLite transaction takes the write lock at BEGIN.
+
+    SQLite allows one writer at a time; with deferred transactions two writers that both read
+    first deadlock and one fails at once with "database is locked". BEGIN IMMEDIATE makes each
+    transaction wait its turn (busy timeout 30 s), so read-check-write sequences are serialized
+    the way row locks serialize them on PostgreSQL.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit if the block succeeds, roll back if it raises."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def is_postgres(session_or_engine: Any) -> bool:
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, AsyncSession) else session_or_engine
+    return bind.dialect.name == "postgresql"

@@ -1,0 +1,96 @@
+"""FastAPI dependencies: the request's session (commit/rollback here), the caller, settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.auth.service import decode_token
+from estuary_checkout.config import Settings
+from estuary_checkout.db.session import session_scope
+from estuary_checkout.errors import Forbidden, RateLimited, Unauthorized
+from estuary_checkout.state import AppState
+from estuary_checkout.users import service as users_service
+from estuary_checkout.users.models import User
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.checkout  # type: ignore[no-any-return]
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings_dep(state: State) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(state: State) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(state.session_factory):
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is the response.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="JWT issued by the host platform")
+
+
+async def get_current_user(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    claims = decode_token(state.settings, credentials.credentials)
+    # users are created on first sight in a short transaction of their own, so the request's
+    # own transaction (and its rollback on error) never undoes it
+    async for session in session_scope(state.session_factory):
+        user = await users_service.from_claims(session, claims)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if "admin" not in (user.roles or []):
+        raise Forbidden("Admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_\-:.]+$",
+        description="Makes the call replay-safe: the same key with the same body replays the first response.",
+    ),
+]
+
+
+def rate_limit(bucket: str):  # type: ignore[no-untyped-def]
+    """A dependency that counts one attempt of `bucket` for the caller (429 + Retry-After past the limit)."""
+
+    async def _dep(state: State, user: CurrentUser) -> None:
+        wait = state.rate_limiter.hit(bucket, user.id)
+        if wait is not None:
+            retry_after = str(max(1, int(wait + 0.999)))
+            raise RateLimited(
+                "Too many attempts; slow down",
+                details={"bucket": bucket, "retry_after_seconds": int(retry_after)},
+                headers={"Retry-After": retry_after},
+            )
+
+    return Depends(_dep)

@@ -1,0 +1,168 @@
+"""One error type for the whole service, rendered as {"error", "details", "code"}."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ErrorEnvelope(BaseModel):
+    error: str
+    details: dict[str, Any] | None = None
+    code: str
+
+
+class AppError(Exception):
+    status_code: int = 400
+    code: str = "BAD_REQUEST"
+    message: str = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.details = details
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.headers = headers
+        super().__init__(self.message)
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "NOT_FOUND"
+    message = "Not found"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    message = "Missing or invalid credentials"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "FORBIDDEN"
+    message = "Not allowed"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "CONFLICT"
+    message = "Conflict"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+    message = "Invalid request"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    message = "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+    message = "Service unavailable"
+
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+def envelope(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": message, "details": details, "code": code}
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: every status it can answer with, in the envelope schema."""
+    out: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED"},
+        422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
+    }
+    for err in errors:
+        entry = out.setdefault(err.status_code, {"model": ErrorEnvelope, "description": ""})
+        codes = [c for c in entry["description"].split(", ") if c]
+        if err.code not in codes:
+            codes.append(err.code)
+        entry["description"] = ", ".join(codes)
+    return out
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or (str(loc[0]) if loc else "")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            envelope(exc.message, exc.code, exc.details), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            errors.append(
+                {"field": _field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            )
+        first = errors[0] if errors else {"field": "", "message": "invalid"}
+        details = {"field": first["field"], "errors": errors}
+        message = (
+            f"Invalid request: {first['field']}: {first['message']}" if first["field"] else "Invalid request"
+        )
+        return JSONResponse(envelope(message, "VALIDATION_ERROR", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+        return JSONResponse(
+            envelope(message, code), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        log.exception("unhandled_error", request_id=request_id, path=request.url.path)
+        return JSONResponse(
+            envelope("Internal server error", "INTERNAL_ERROR", {"request_id": request_id}), status_code=500
+        )

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from estuary_checkout.db.base import Base, BigIntPK, JSONType, UTCDateTime, new_uuid, utcnow
+
+ORDER_STATUSES = (
+    "pending_payment",
+    "processing",
+    "completed",
+    "expired",
+    "canceled",
+    "failed",
+    "refunded",
+    "partially_refunded",
+)
+
+
+class Order(Base):
+    __tablename__ = "order"
+    __table_args__ = (
+        CheckConstraint("status IN ('" + "', '".join(ORDER_STATUSES) + "')", name="status"),
+        CheckConstraint("checkout_type IN ('single_session', 'bundle', 'package')", name="checkout_type"),
+        CheckConstraint(
+            "subtotal_cents >= 0 AND discount_cents >= 0 AND tax_cents >= 0 AND credits_applied_cents >= 0 "
+            "AND total_cents >= 0 AND refunded_cents >= 0",
+            name="money_nonnegative",
+        ),
+        CheckConstraint(
+            "total_cents = subtotal_cents - discount_cents + tax_cents - credits_applied_cents", name="total"
+        ),
+        CheckConstraint("refunded_cents <= total_cents", name="refund_cap"),
+        Index("ix_order_user_status", "user_id", "status"),
+        Index("ix_order_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    checkout_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), default="pending_payment")
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal_cents: Mapped[int] = mapped_column(Integer)
+    discount_cents: Mapped[int] = mapped_column(Integer, default=0)
+    tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    credits_applied_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupon.id"))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    save_payment_method: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    payment_status: Mapped[str] = mapped_column(String(32), default="unpaid")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    refund_reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(lazy="raise", order_by="OrderLine.line_no")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no"),
+        CheckConstraint("quantity >= 1", name="quantity"),
+        CheckConstraint("unit_price_cents >= 0 AND line_total_cents >= 0", name="money_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
+    service_type: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    line_total_cents: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    child_selections: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    pass_id: Mapped[int | None] = mapped_column(Integer)  # no FK: pass rows reference order lines
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

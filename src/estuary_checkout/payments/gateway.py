@@ -1,0 +1,306 @@
+"""The one module that talks to Stripe, through the official SDK's async methods.
+
+Every POST carries an idempotency key derived from our own ids, so a retried call (by the SDK
+after a timeout, or by us) can never create a second intent or refund.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import stripe
+import structlog
+
+from estuary_checkout.config import Settings
+from estuary_checkout.errors import AppError
+from estuary_checkout.payments.errors import (
+    PaymentFailed,
+    PaymentMethodNotFound,
+    PaymentNotFound,
+    PaymentProviderRejected,
+    PaymentProviderUnavailable,
+)
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    customer: str | None
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    customer: str | None
+    client_secret: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    payment_method: str | None = None
+    next_action: dict[str, Any] | None = None
+    last_error_code: str | None = None
+    last_error_decline_code: str | None = None
+    last_error_message: str | None = None
+    latest_charge: str | None = None
+    amount_refunded: int = 0
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    payment_intent: str | None
+
+
+def _to_dict(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()  # type: ignore[no-any-return]
+    return dict(obj)
+
+
+def _id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return getattr(value, "id", None)
+
+
+def intent_from_stripe(pi: Any) -> Intent:
+    err = pi.get("last_payment_error") or {}
+    charge = pi.get("latest_charge")
+    refunded = 0
+    if charge is not None and not isinstance(charge, str):
+        refunded = int(charge.get("amount_refunded") or 0)
+    return Intent(
+        id=pi["id"],
+        status=pi["status"],
+        amount=int(pi["amount"]),
+        currency=pi["currency"],
+        customer=_id(pi.get("customer")),
+        client_secret=pi.get("client_secret"),
+        metadata=dict(pi.get("metadata") or {}),
+        payment_method=_id(pi.get("payment_method")),
+        next_action=_to_dict(pi.get("next_action")),
+        last_error_code=err.get("code") if err else None,
+        last_error_decline_code=err.get("decline_code") if err else None,
+        last_error_message=err.get("message") if err else None,
+        latest_charge=_id(charge),
+        amount_refunded=refunded,
+    )
+
+
+def card_from_stripe(pm: Any) -> Card:
+    card = pm.get("card") or {}
+    return Card(
+        id=pm["id"],
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+        customer=_id(pm.get("customer")),
+    )
+
+
+class StripeGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
+        self.client = stripe.StripeClient(
+            settings.stripe_secret_key,
+            base_addresses={"api": settings.stripe_api_base},
+            http_client=self._http,
+            max_network_retries=settings.stripe_max_network_retries,
+        )
+
+    async def aclose(self) -> None:
+        close = getattr(self._http, "close_async", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                log.debug("stripe_http_close_failed")
+
+    async def _call(
+        self, what: str, fn: Callable[[], Awaitable[T]], *, missing: type[AppError] | None = None
+    ) -> T:
+        try:
+            return await fn()
+        except stripe.CardError as exc:
+            err = exc.error
+            raise PaymentFailed(
+                exc.user_message or "The card was declined",
+                details={
+                    "decline_code": getattr(err, "decline_code", None) if err else None,
+                    "stripe_code": exc.code,
+                    "payment_intent_id": _id(getattr(err, "payment_intent", None)) if err else None,
+                },
+            ) from exc
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            log.warning("stripe_unavailable", call=what, error=str(exc))
+            raise PaymentProviderUnavailable(details={"call": what}) from exc
+        except stripe.APIError as exc:
+            log.warning("stripe_api_error", call=what, error=str(exc))
+            raise PaymentProviderUnavailable(details={"call": what}) from exc
+        except stripe.AuthenticationError as exc:
+            log.error("stripe_authentication_failed", call=what)
+            raise PaymentProviderUnavailable(
+                "The payment provider is misconfigured", details={"call": what}
+            ) from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing" and missing is not None:
+                raise missing() from exc
+            raise PaymentProviderRejected(
+                exc.user_message or "The payment provider rejected the request",
+                details={"stripe_code": exc.code, "param": exc.param},
+            ) from exc
+        except stripe.StripeError as exc:
+            log.warning("stripe_error", call=what, error=str(exc))
+            raise PaymentProviderUnavailable(details={"call": what}) from exc
+
+    # customers -----------------------------------------------------------------------------
+    async def create_customer(self, *, user_id: int, email: str | None) -> str:
+        params: dict[str, Any] = {"metadata": {"user_id": str(user_id)}}
+        if email:
+            params["email"] = email
+        customer = await self._call(
+            "customers.create",
+            lambda: self.client.v1.customers.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"customer-user-{user_id}"},
+            ),
+        )
+        return str(customer.id)
+
+    # payment methods -----------------------------------------------------------------------
+    async def list_cards(self, customer_id: str) -> list[Card]:
+        page = await self._call(
+            "payment_methods.list",
+            lambda: self.client.v1.payment_methods.list_async(
+                params={"customer": customer_id, "type": "card", "limit": 100}
+            ),
+        )
+        return [card_from_stripe(pm) for pm in page.data]
+
+    async def retrieve_card(self, payment_method_id: str) -> Card:
+        pm = await self._call(
+            "payment_methods.retrieve",
+            lambda: self.client.v1.payment_methods.retrieve_async(payment_method_id),
+            missing=PaymentMethodNotFound,
+        )
+        return card_from_stripe(pm)
+
+    async def default_payment_method(self, customer_id: str) -> str | None:
+        customer = await self._call(
+            "customers.retrieve", lambda: self.client.v1.customers.retrieve_async(customer_id)
+        )
+        settings = customer.get("invoice_settings") or {}
+        return _id(settings.get("default_payment_method"))
+
+    # payment intents -----------------------------------------------------------------------
+    async def create_intent(
+        self,
+        *,
+        idempotency_key: str,
+        amount: int,
+        currency: str,
+        customer_id: str,
+        metadata: dict[str, str],
+        save_card: bool,
+        payment_method_id: str | None,
+        description: str | None = None,
+        receipt_email: str | None = None,
+    ) -> Intent:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "customer": customer_id,
+            "metadata": metadata,
+        }
+        if description:
+            params["description"] = description
+        if receipt_email:
+            params["receipt_email"] = receipt_email
+        if save_card:
+            params["setup_future_usage"] = "off_session"
+        if payment_method_id:
+            # a saved card: confirmed now, server side; cards only, so no redirect is needed
+            params["payment_method"] = payment_method_id
+            params["confirm"] = True
+            params["payment_method_types"] = ["card"]
+        else:
+            params["automatic_payment_methods"] = {"enabled": True}
+        pi = await self._call(
+            "payment_intents.create",
+            lambda: self.client.v1.payment_intents.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+            missing=PaymentMethodNotFound,
+        )
+        return intent_from_stripe(pi)
+
+    async def retrieve_intent(self, intent_id: str) -> Intent:
+        pi = await self._call(
+            "payment_intents.retrieve",
+            lambda: self.client.v1.payment_intents.retrieve_async(
+                intent_id,
+                params={"expand": ["latest_charge"]},
+            ),
+            missing=PaymentNotFound,
+        )
+        return intent_from_stripe(pi)
+
+    async def cancel_intent(self, intent_id: str, *, idempotency_key: str) -> Intent:
+        pi = await self._call(
+            "payment_intents.cancel",
+            lambda: self.client.v1.payment_intents.cancel_async(
+                intent_id,
+                params={"cancellation_reason": "abandoned"},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return intent_from_stripe(pi)
+
+    async def refund(
+        self, *, intent_id: str, amount: int | None, idempotency_key: str, reason: str
+    ) -> RefundInfo:
+        params: dict[str, Any] = {"payment_intent": intent_id, "metadata": {"reason": reason[:500]}}
+        if amount is not None:
+            params["amount"] = amount
+        refund = await self._call(
+            "refunds.create",
+            lambda: self.client.v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return RefundInfo(
+            id=refund.id,
+            amount=int(refund.amount),
+            currency=refund.currency,
+            status=str(refund.status),
+            payment_intent=_id(refund.get("payment_intent")),
+        )
+
+    async def ping(self) -> bool:
+        """Is the API reachable with our key? (used by /ready)"""
+        try:
+            await self.client.v1.customers.list_async(params={"limit": 1})
+            return True
+        except Exception:
+            return False

@@ -1,0 +1,39 @@
+"""What one process holds for its lifetime: settings, database, Stripe gateway, Temporal client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from estuary_checkout.config import Settings
+from estuary_checkout.db.session import make_engine, make_session_factory
+from estuary_checkout.payments.gateway import StripeGateway
+from estuary_checkout.ratelimit import RateLimiter
+from estuary_checkout.workflows.client import TemporalConnector
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    gateway: StripeGateway
+    temporal: TemporalConnector
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    @classmethod
+    def build(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> AppState:
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            gateway=StripeGateway(settings),
+            temporal=TemporalConnector(settings.temporal_address, settings.temporal_namespace),
+            rate_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
+        )
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+        await self.engine.dispose()

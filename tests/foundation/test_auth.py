@@ -1,0 +1,133 @@
+"""JWT mutations are all 401 in the envelope; a valid token reaches an authenticated route."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from tests.conftest import API, TEST_JWT_SECRET
+
+ROUTE = f"{API}/credits/balance"
+
+
+def _claims(**over: object) -> dict[str, object]:
+    claims: dict[str, object] = {
+        "sub": "test|jwt-user",
+        "aud": "estuary-checkout",
+        "exp": int(time.time()) + 600,
+    }
+    claims.update(over)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _alg_none(claims: dict[str, object]) -> str:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{_b64(json.dumps(claims).encode())}."
+
+
+def _tampered() -> str:
+    token = jwt.encode(_claims(), TEST_JWT_SECRET, algorithm="HS256")
+    header, _payload, sig = token.split(".")
+    evil = _b64(json.dumps(_claims(sub="test|someone-else", roles=["admin"])).encode())
+    return f"{header}.{evil}.{sig}"
+
+
+def _hs_with_public_key_confusion() -> str:
+    # RS/HS confusion: the token claims HS384, which settings never allow
+    return jwt.encode(_claims(), TEST_JWT_SECRET, algorithm="HS384")
+
+
+MUTATIONS = {
+    "alg_none": lambda: _alg_none(_claims()),
+    "other_key": lambda: jwt.encode(_claims(), "another-secret-" + "y" * 32, algorithm="HS256"),
+    "expired": lambda: jwt.encode(_claims(exp=int(time.time()) - 3600), TEST_JWT_SECRET, algorithm="HS256"),
+    "missing_exp": lambda: jwt.encode(_claims(exp=None), TEST_JWT_SECRET, algorithm="HS256"),
+    "wrong_aud": lambda: jwt.encode(_claims(aud="someone-else"), TEST_JWT_SECRET, algorithm="HS256"),
+    "missing_aud": lambda: jwt.encode(_claims(aud=None), TEST_JWT_SECRET, algorithm="HS256"),
+    "missing_sub": lambda: jwt.encode(_claims(sub=None), TEST_JWT_SECRET, algorithm="HS256"),
+    "tampered_payload": _tampered,
+    "other_algorithm": _hs_with_public_key_confusion,
+    "garbage": lambda: "not-a-jwt",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+async def test_mutated_tokens_are_401(client, name):
+    r = await client.get(ROUTE, headers={"Authorization": f"Bearer {MUTATIONS[name]()}"})
+    assert r.status_code == 401, r.text
+    body = r.json()
+    assert set(body) == {"error", "details", "code"}
+    assert body["code"] in {"INVALID_TOKEN", "TOKEN_EXPIRED"}
+
+
+async def test_missing_header_is_401(client):
+    r = await client.get(ROUTE)
+    assert r.status_code == 401
+    assert r.json()["code"] == "UNAUTHORIZED"
+    r = await client.get(ROUTE, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert r.status_code == 401
+
+
+async def test_valid_token_creates_user_once(client, session):
+    from sqlalchemy import func, select
+
+    from estuary_checkout.users.models import User
+
+    token = jwt.encode(
+        _claims(sub="test|first-sight", email="first@example.com"), TEST_JWT_SECRET, algorithm="HS256"
+    )
+    for _ in range(2):
+        r = await client.get(ROUTE, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"balance_cents": 0, "currency": "usd", "held_cents": 0, "last_updated": None}
+    count = (
+        await session.execute(
+            select(func.count()).select_from(User).where(User.external_id == "test|first-sight")
+        )
+    ).scalar_one()
+    assert count == 1
+
+
+async def test_wrong_issuer_is_401_when_issuer_configured(app_state, client):
+    from estuary_checkout.auth.service import decode_token
+    from estuary_checkout.errors import Unauthorized
+
+    settings = app_state.settings.model_copy(update={"jwt_issuer": "https://platform.example"})
+    good = jwt.encode(_claims(iss="https://platform.example"), TEST_JWT_SECRET, algorithm="HS256")
+    assert decode_token(settings, good).sub == "test|jwt-user"
+    for bad in (_claims(iss="https://evil.example"), _claims()):
+        with pytest.raises(Unauthorized):
+            decode_token(settings, jwt.encode(bad, TEST_JWT_SECRET, algorithm="HS256"))
+
+
+def test_rs256_pinned(app_state):
+    """With RS256 configured, an HS256 token signed with the public key text is refused."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from estuary_checkout.auth.service import create_token, decode_token
+    from estuary_checkout.errors import Unauthorized
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = app_state.settings.model_copy(
+        update={"jwt_algorithm": "RS256", "jwt_public_key": public_pem, "jwt_private_key": private_pem}
+    )
+    token = create_token(settings, sub="test|rsa", roles=["admin"])
+    assert decode_token(settings, token).roles == ("admin",)
+    with pytest.raises(Unauthorized):
+        decode_token(settings, jwt.encode(_claims(), TEST_JWT_SECRET, algorithm="HS256"))

@@ -1,0 +1,114 @@
+"""The envelope on every non-2xx, the docs behind the mount, health."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict
+from tests.conftest import API
+
+from estuary_checkout.errors import install_error_handlers
+from estuary_checkout.middleware import BodyLimitAndRequestId
+
+ENVELOPE_KEYS = {"error", "details", "code"}
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: int
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Item]
+
+
+async def test_health(client):
+    r = await client.get("/stripe/fastapi/stripe/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+    assert r.headers["x-request-id"]
+
+
+async def test_ready_reports_what_is_down(client):
+    # tests point Stripe and Temporal at closed ports: ready must say so, with the database up
+    r = await client.get("/stripe/fastapi/stripe/ready")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["code"] == "NOT_READY"
+    assert body["details"]["checks"] == {"database": "ok", "stripe": "down", "temporal": "down"}
+
+
+async def test_docs_pages_reference_the_prefixed_schema(client):
+    for page in ("/stripe/fastapi/stripe/docs", "/stripe/fastapi/stripe/redoc"):
+        r = await client.get(page)
+        assert r.status_code == 200
+        urls = re.findall(r"""(?:url: ?'|spec-url=")([^'"]+openapi\.json)""", r.text)
+        assert urls == ["/stripe/fastapi/stripe/openapi.json"], urls
+        schema = await client.get(urls[0])
+        assert schema.status_code == 200
+        assert schema.json()["info"]["title"] == "Estuary Checkout"
+        assert f"{API.removeprefix('/stripe/fastapi')}/credits/balance" in schema.json()["paths"]
+
+
+async def test_404_unknown_routes(client):
+    for path in ("/nope", "/stripe/fastapi/nope", f"{API}/nope"):
+        r = await client.get(path)
+        assert r.status_code == 404
+        assert r.json() == {"error": "Not Found", "details": None, "code": "NOT_FOUND"}
+
+
+async def test_405(client):
+    r = await client.delete("/stripe/fastapi/stripe/health")
+    assert r.status_code == 405
+    assert set(r.json()) == ENVELOPE_KEYS
+    assert r.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_413_declared_and_streamed(client, auth):
+    big = b'{"x": "' + b"a" * (70 * 1024) + b'"}'
+    r = await client.post(
+        f"{API}/credits/balance", content=big, headers={"content-type": "application/json", **auth()}
+    )
+    assert r.status_code == 413
+    assert r.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_422_names_the_field_and_500_hides_the_trace():
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/echo")
+    async def echo(body: Body) -> dict[str, int]:
+        return {"n": len(body.items)}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    wrapped = BodyLimitAndRequestId(app, max_body_bytes=1024)
+    transport = httpx.ASGITransport(app=wrapped, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.post("/echo", json={"items": [{"quantity": "many"}]})
+        assert r.status_code == 422
+        body = r.json()
+        assert body["code"] == "VALIDATION_ERROR"
+        assert body["details"]["field"] == "items[0].quantity"
+        r = await c.post("/echo", json={"items": [], "total_cents": 1})
+        assert r.status_code == 422
+        assert r.json()["details"]["field"] == "total_cents"
+
+        async def chunks():  # no content-length: the cap applies while streaming
+            for _ in range(3):
+                yield b'{"items": [' + b" " * 1000
+
+        r = await c.post("/echo", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert r.json()["code"] == "PAYLOAD_TOO_LARGE"
+        r = await c.get("/boom")
+        assert r.status_code == 500
+        assert r.json()["code"] == "INTERNAL_ERROR"
+        assert "secret" not in r.text and "Traceback" not in r.text
+        assert r.json()["details"]["request_id"]
