@@ -23,6 +23,7 @@ from estuary_checkout.db.migrate import upgrade
 from estuary_checkout.db.session import make_engine, make_session_factory, session_scope
 from estuary_checkout.seed import seed_demo
 from estuary_checkout.state import AppState
+from estuary_checkout.stripe_emulator.testing import EmulatorServer
 
 TEST_JWT_SECRET = "test-jwt-secret-" + "x" * 32
 API = "/stripe/fastapi/api/v1/stripe"
@@ -74,9 +75,16 @@ def is_postgres(database_url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def stripe_api_base() -> str:
-    """Overridden where the emulator runs; foundation tests never reach Stripe."""
-    return "http://127.0.0.1:9"
+def stripe_emu() -> Iterator[EmulatorServer]:
+    """The project's Stripe emulator, in a thread; the service reaches it through the real SDK."""
+    with EmulatorServer(webhook_initial_delay=0.05, webhook_max_attempts=3) as emu:
+        emu.set_config(processing_delay_ms=0, refund_delay_ms=0)
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def stripe_api_base(stripe_emu: EmulatorServer) -> str:
+    return stripe_emu.url
 
 
 @pytest.fixture(scope="session")

@@ -99,12 +99,15 @@ async def adjust(
     )
 
 
-async def hold(session: AsyncSession, user_id: int, amount: int, *, order_id: uuid.UUID) -> bool:
+async def hold(
+    session: AsyncSession, user_id: int, amount: int, *, order_id: uuid.UUID, again: bool = False
+) -> bool:
+    """Reserve credit for an unpaid order; `again` re-holds after expiry released it (a late payment)."""
     return await _movement(
         session,
         user_id=user_id,
         kind="hold",
-        key=f"order:{order_id}:hold",
+        key=f"order:{order_id}:{'rehold' if again else 'hold'}",
         amount=amount,
         balance_delta=-amount,
         held_delta=amount,
@@ -120,7 +123,7 @@ async def release(
         session,
         user_id=user_id,
         kind="release",
-        key=f"order:{order_id}:settle",
+        key=f"order:{order_id}:release",
         amount=amount,
         balance_delta=amount,
         held_delta=-amount,
@@ -130,12 +133,12 @@ async def release(
 
 
 async def capture(session: AsyncSession, user_id: int, amount: int, *, order_id: uuid.UUID) -> bool:
-    """Spend a hold for good (order fulfilled). Shares its key with release: an order settles once."""
+    """Spend a hold for good (order fulfilled); the order's status transition excludes a release."""
     return await _movement(
         session,
         user_id=user_id,
         kind="capture",
-        key=f"order:{order_id}:settle",
+        key=f"order:{order_id}:capture",
         amount=amount,
         balance_delta=0,
         held_delta=-amount,

@@ -53,6 +53,7 @@ class Intent:
     last_error_message: str | None = None
     latest_charge: str | None = None
     amount_refunded: int = 0
+    card: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,23 @@ def _id(value: Any) -> str | None:
     return getattr(value, "id", None)
 
 
+def _plain(obj: Any) -> dict[str, Any]:
+    """SDK objects are not dicts (stripe-python ≥ 13): read them as plain nested dicts."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
 def intent_from_stripe(pi: Any) -> Intent:
+    pi = _plain(pi)
     err = pi.get("last_payment_error") or {}
     charge = pi.get("latest_charge")
     refunded = 0
     if charge is not None and not isinstance(charge, str):
         refunded = int(charge.get("amount_refunded") or 0)
+    pm = pi.get("payment_method")
+    card = None
+    if pm is not None and not isinstance(pm, str):
+        raw = pm.get("card") or {}
+        card = {k: raw.get(k) for k in ("brand", "last4", "exp_month", "exp_year")}
     return Intent(
         id=pi["id"],
         status=pi["status"],
@@ -101,10 +113,12 @@ def intent_from_stripe(pi: Any) -> Intent:
         last_error_message=err.get("message") if err else None,
         latest_charge=_id(charge),
         amount_refunded=refunded,
+        card=card,
     )
 
 
 def card_from_stripe(pm: Any) -> Card:
+    pm = _plain(pm)
     card = pm.get("card") or {}
     return Card(
         id=pm["id"],
@@ -208,7 +222,7 @@ class StripeGateway:
         customer = await self._call(
             "customers.retrieve", lambda: self.client.v1.customers.retrieve_async(customer_id)
         )
-        settings = customer.get("invoice_settings") or {}
+        settings = _plain(customer).get("invoice_settings") or {}
         return _id(settings.get("default_payment_method"))
 
     # payment intents -----------------------------------------------------------------------
@@ -259,9 +273,21 @@ class StripeGateway:
             "payment_intents.retrieve",
             lambda: self.client.v1.payment_intents.retrieve_async(
                 intent_id,
-                params={"expand": ["latest_charge"]},
+                params={"expand": ["latest_charge", "payment_method"]},
             ),
             missing=PaymentNotFound,
+        )
+        return intent_from_stripe(pi)
+
+    async def confirm_intent(self, intent_id: str, *, payment_method_id: str, idempotency_key: str) -> Intent:
+        pi = await self._call(
+            "payment_intents.confirm",
+            lambda: self.client.v1.payment_intents.confirm_async(
+                intent_id,
+                params={"payment_method": payment_method_id, "expand": ["latest_charge", "payment_method"]},
+                options={"idempotency_key": idempotency_key},
+            ),
+            missing=PaymentMethodNotFound,
         )
         return intent_from_stripe(pi)
 
@@ -294,7 +320,7 @@ class StripeGateway:
             amount=int(refund.amount),
             currency=refund.currency,
             status=str(refund.status),
-            payment_intent=_id(refund.get("payment_intent")),
+            payment_intent=_id(_plain(refund).get("payment_intent")),
         )
 
     async def ping(self) -> bool:

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from estuary_checkout.bookings.models import Booking
+from estuary_checkout.db.base import utcnow
+from estuary_checkout.orders.models import Order
+from estuary_checkout.users.models import User
+
+OPEN_STATUSES = ("pending_payment", "processing")
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Serialize one user's checkouts (pending-order cap, per-user coupon limit).
+
+    PostgreSQL: a row lock. SQLite: every transaction already holds the write lock.
+    """
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+async def count_open(session: AsyncSession, user_id: int, now: datetime) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Order)
+                .where(Order.user_id == user_id, Order.status == "pending_payment", Order.expires_at > now)
+            )
+        ).scalar_one()
+    )
+
+
+async def get_for_user(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    order_id: uuid.UUID | None = None,
+    payment_intent_id: str | None = None,
+    checkout_session_id: str | None = None,
+) -> Order | None:
+    stmt = select(Order).where(Order.user_id == user_id)
+    if order_id is not None:
+        stmt = stmt.where(Order.id == order_id)
+    if payment_intent_id is not None:
+        stmt = stmt.where(Order.payment_intent_id == payment_intent_id)
+    if checkout_session_id is not None:
+        stmt = stmt.where(Order.checkout_session_id == checkout_session_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get(
+    session: AsyncSession, order_id: uuid.UUID, *, with_lines: bool = False, for_update: bool = False
+) -> Order | None:
+    stmt = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    if with_lines:
+        stmt = stmt.options(selectinload(Order.lines))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def by_payment_intent(session: AsyncSession, payment_intent_id: str) -> Order | None:
+    return (
+        await session.execute(select(Order).where(Order.payment_intent_id == payment_intent_id))
+    ).scalar_one_or_none()
+
+
+async def transition(
+    session: AsyncSession, order_id: uuid.UUID, *, from_: Sequence[str], to: str, **values: Any
+) -> bool:
+    """Move the order from one of `from_` to `to`; False if another caller moved it first.
+
+    This conditional UPDATE is the exactly-once guard: on PostgreSQL a concurrent caller blocks
+    on the row lock, then re-reads the status and matches nothing.
+    """
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status.in_(tuple(from_)))
+        .values(status=to, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+async def set_fields(session: AsyncSession, order_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(
+        update(Order)
+        .where(Order.id == order_id)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def booking_ids(session: AsyncSession, order_id: uuid.UUID) -> list[int]:
+    rows = await session.execute(
+        select(Booking.id)
+        .where(Booking.order_id == order_id, Booking.status != "canceled")
+        .order_by(Booking.id)
+    )
+    return [int(r) for r in rows.scalars()]
+
+
+async def bookings(session: AsyncSession, order_id: uuid.UUID) -> list[Booking]:
+    rows = await session.execute(select(Booking).where(Booking.order_id == order_id).order_by(Booking.id))
+    return list(rows.scalars())
+
+
+async def stuck(session: AsyncSession, *, created_before: datetime, limit: int = 200) -> list[Order]:
+    rows = await session.execute(
+        select(Order)
+        .where(Order.status.in_(OPEN_STATUSES), Order.created_at < created_before)
+        .order_by(Order.created_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def confirm_bookings(session: AsyncSession, order_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(Booking)
+        .where(Booking.order_id == order_id, Booking.status == "pending_payment")
+        .values(status="confirmed", confirmed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_bookings(
+    session: AsyncSession, order_id: uuid.UUID, *, by: str, reason: str, now: datetime
+) -> list[Booking]:
+    """Cancel the order's slot-holding bookings; returns those canceled (to give pass sessions back)."""
+    rows = list(
+        (
+            await session.execute(
+                select(Booking).where(
+                    Booking.order_id == order_id, Booking.status.in_(("pending_payment", "confirmed"))
+                )
+            )
+        ).scalars()
+    )
+    if rows:
+        await session.execute(
+            update(Booking)
+            .where(Booking.id.in_([b.id for b in rows]))
+            .values(status="canceled", canceled_by=by, cancel_reason=reason, canceled_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return rows
+
+
+async def revive_bookings(
+    session: AsyncSession, order_id: uuid.UUID, *, canceled_by: str, now: datetime
+) -> list[Booking]:
+    """Put bookings canceled by expiry back to pending_payment; the overlap guard may refuse."""
+    rows = list(
+        (
+            await session.execute(
+                select(Booking).where(
+                    Booking.order_id == order_id,
+                    Booking.status == "canceled",
+                    Booking.canceled_by == canceled_by,
+                )
+            )
+        ).scalars()
+    )
+    for b in rows:
+        await session.execute(
+            update(Booking)
+            .where(Booking.id == b.id)
+            .values(
+                status="pending_payment",
+                canceled_by=None,
+                cancel_reason=None,
+                canceled_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return rows

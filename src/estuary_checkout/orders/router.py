@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from estuary_checkout.coupons import errors as coupon_errors
+from estuary_checkout.credits.errors import InsufficientCredit
+from estuary_checkout.deps import CurrentUser, DbSession, IdempotencyKey, SettingsDep, State, rate_limit
+from estuary_checkout.errors import RateLimited, error_responses
+from estuary_checkout.idempotency import service as idempotency
+from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
+from estuary_checkout.orders import errors as e
+from estuary_checkout.orders import service as orders_service
+from estuary_checkout.orders.schemas import (
+    CheckoutCreated,
+    CheckoutRequest,
+    OrderStatus,
+    PriceQuote,
+    StatusRequest,
+)
+from estuary_checkout.payments.errors import PaymentFailed, PaymentMethodNotFound, PaymentProviderUnavailable
+from estuary_checkout.pricing.errors import AmountTooSmall
+
+router = APIRouter(tags=["checkout"])
+
+CART_ERRORS = (
+    e.ServiceNotFound,
+    e.CheckoutTypeMismatch,
+    e.PractitionerMismatch,
+    e.ServiceNotPurchasable,
+    e.CurrencyMismatch,
+    e.TimesRequired,
+    e.StartInPast,
+    e.InvalidDuration,
+    e.OutsideAvailability,
+    e.InvalidChildSelection,
+    e.QuantityOutOfRange,
+    AmountTooSmall,
+    coupon_errors.CouponNotFound,
+    coupon_errors.CouponInactive,
+    coupon_errors.CouponNotStarted,
+    coupon_errors.CouponExpired,
+    coupon_errors.CouponMinimumNotMet,
+    coupon_errors.CouponNotApplicable,
+    coupon_errors.CouponExhausted,
+    coupon_errors.CouponAlreadyUsed,
+)
+
+
+@router.post(
+    "/checkout/create",
+    status_code=201,
+    response_model=CheckoutCreated,
+    responses=error_responses(
+        *CART_ERRORS,
+        e.SlotUnavailable,
+        e.TooManyPendingCheckouts,
+        e.PassUnavailable,
+        InsufficientCredit,
+        PaymentFailed,
+        PaymentMethodNotFound,
+        PaymentProviderUnavailable,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
+        RateLimited,
+    ),
+    dependencies=[rate_limit("checkout_create")],
+)
+async def create_checkout(
+    body: CheckoutRequest,
+    user: CurrentUser,
+    session: DbSession,
+    state: State,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create an order for the cart, hold its slots, credit and coupon, and a PaymentIntent to pay it."""
+    order_id = orders_service.order_id_for(user.id, idempotency_key)
+    stored = await idempotency.run(
+        state.session_factory,
+        session,
+        user_id=user.id,
+        route="checkout/create",
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+        status_code=201,
+        work=lambda: orders_service.create_checkout(
+            session, state.settings, state.gateway, user, body, order_id=order_id
+        ),
+    )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
+
+
+@router.post(
+    "/checkout/calculate-price",
+    response_model=PriceQuote,
+    responses=error_responses(*CART_ERRORS),
+)
+async def calculate_price(
+    body: CheckoutRequest, user: CurrentUser, session: DbSession, settings: SettingsDep
+) -> PriceQuote:
+    """Price a cart exactly as create would, writing nothing and calling no one."""
+    return await orders_service.quote(session, settings, user, body)
+
+
+@router.post("/checkout/status", response_model=OrderStatus, responses=error_responses(e.OrderNotFound))
+async def checkout_status(body: StatusRequest, user: CurrentUser, session: DbSession) -> OrderStatus:
+    """An order's status, found by order id, payment intent id or checkout session id (caller's own only)."""
+    return await orders_service.get_status(session, user, body)

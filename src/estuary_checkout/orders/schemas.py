@@ -1,0 +1,135 @@
+"""Request and response bodies of the checkout API (public field names: front ends rely on them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+CheckoutType = Literal["single_session", "bundle", "package"]
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
+MetaValue = Annotated[str, StringConstraints(max_length=500)]
+StripeId = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChildSelection(Strict):
+    selected: bool = True
+    quantity: int = Field(default=1, ge=1, le=10)
+
+
+class CheckoutItem(Strict):
+    service_id: Id
+    practitioner_id: Id
+    quantity: int = Field(default=1, ge=1, le=100)
+    start_time: AwareDatetime | None = None
+    end_time: AwareDatetime | None = None
+    child_selections: (
+        dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection] | None
+    ) = Field(default=None, max_length=20)
+    use_pass: bool = Field(
+        default=True, description="redeem a pass the caller holds for this session, if any"
+    )
+
+
+class CheckoutRequest(Strict):
+    checkout_type: CheckoutType
+    items: list[CheckoutItem] = Field(min_length=1, max_length=10)
+    save_payment_method: bool = False
+    use_credits: bool = False
+    credits_to_apply: int | None = Field(default=None, ge=0, le=100_000_000)
+    coupon_code: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] | None
+    ) = None
+    payment_method_id: StripeId | None = None
+    metadata: dict[MetaKey, MetaValue] | None = Field(default=None, max_length=20)
+
+
+class ChildLine(BaseModel):
+    service_id: int
+    name: str
+    quantity: int
+    unit_price_cents: int
+    discount_percentage: int
+    discounted_unit_price_cents: int
+    is_required: bool
+
+
+class LineBreakdown(BaseModel):
+    line: int
+    service_id: int
+    service_type: str
+    name: str
+    practitioner_id: int
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+    covered_by_pass: bool = False
+    pass_id: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    children: list[ChildLine] | None = None
+
+
+class PriceQuote(BaseModel):
+    subtotal_cents: int
+    discount_cents: int
+    tax_cents: int
+    credits_available_cents: int
+    credits_applied_cents: int
+    total_cents: int
+    currency: str
+    items: list[LineBreakdown]
+
+
+class CheckoutCreated(BaseModel):
+    checkout_session_id: str | None = None
+    payment_intent_id: str | None
+    client_secret: str | None
+    order_id: uuid.UUID
+    subtotal_cents: int
+    discount_cents: int
+    tax_cents: int
+    credits_applied_cents: int
+    total_cents: int
+    currency: str
+    requires_payment: bool
+    status: str
+    expires_at: datetime | None
+
+
+class StatusRequest(Strict):
+    order_id: uuid.UUID | None = None
+    payment_intent_id: StripeId | None = None
+    checkout_session_id: StripeId | None = None
+
+
+class OrderStatus(BaseModel):
+    order_id: uuid.UUID
+    status: str
+    payment_status: str
+    booking_ids: list[int]
+    created_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime | None
+    total_cents: int
+    currency: str
+
+
+class ConfirmRequest(Strict):
+    payment_intent_id: StripeId
+    payment_method_id: StripeId | None = None
+
+
+class ConfirmResult(BaseModel):
+    status: str
+    order_id: uuid.UUID
+    booking_ids: list[int]
+    requires_action: bool
+    next_action: dict[str, Any] | None = None

@@ -1,0 +1,60 @@
+"""Passes: granted by paid bundles and packages, redeemed by single-session checkouts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.db.base import utcnow
+from estuary_checkout.passes import repository
+from estuary_checkout.passes.models import Pass
+
+
+async def find_redeemable(
+    session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
+) -> list[Pass]:
+    return await repository.redeemable(
+        session, user_id=user_id, service_id=service_id, practitioner_id=practitioner_id, now=now
+    )
+
+
+async def use_session(session: AsyncSession, pass_id: int, now: datetime) -> bool:
+    """Take one session off the pass, if it still has one (guarded UPDATE)."""
+    return await repository.use_one(session, pass_id, now)
+
+
+async def give_back_session(session: AsyncSession, pass_id: int) -> None:
+    await repository.give_back_one(session, pass_id)
+
+
+async def grant(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    order_id: uuid.UUID,
+    order_line_id: int,
+    source_service_id: int,
+    service_id: int,
+    practitioner_id: int,
+    sessions: int,
+    validity_days: int | None,
+    now: datetime | None = None,
+) -> bool:
+    """Grant a pass once per (order, line, service); True if newly granted."""
+    now = now or utcnow()
+    return await repository.insert_once(
+        session,
+        user_id=user_id,
+        order_id=order_id,
+        order_line_id=order_line_id,
+        source_service_id=source_service_id,
+        service_id=service_id,
+        practitioner_id=practitioner_id,
+        sessions_total=sessions,
+        sessions_used=0,
+        status="active",
+        expires_at=now + timedelta(days=validity_days or 365),
+        created_at=now,
+    )

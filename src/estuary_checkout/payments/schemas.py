@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class PaymentMethodPublic(BaseModel):
+    id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+
+class PaymentMethodList(BaseModel):
+    payment_methods: list[PaymentMethodPublic]
+
+
+class PublicConfig(BaseModel):
+    publishable_key: str
+    currencies: list[str]
+    default_currency: str
+    tax_rate: str
+    hold_minutes: int
+    stripe_api_base: str | None = None
