@@ -130,6 +130,36 @@ def card_from_stripe(pm: Any) -> Card:
     )
 
 
+class InvalidWebhookSignature(Exception):
+    pass
+
+
+def verify_webhook(
+    payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300
+) -> dict[str, Any]:
+    """Check Stripe's signature (HMAC-SHA256 over "t.payload", timestamp within `tolerance` s)
+    and return the event as a plain dict."""
+    if not signature_header:
+        raise InvalidWebhookSignature("missing Stripe-Signature header")
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature_header, secret, tolerance)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidWebhookSignature(str(exc)) from exc
+    import json
+
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise InvalidWebhookSignature("body is not JSON") from exc
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+    ):
+        raise InvalidWebhookSignature("not a Stripe event")
+    return event
+
+
 class StripeGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -322,6 +352,25 @@ class StripeGateway:
             status=str(refund.status),
             payment_intent=_id(_plain(refund).get("payment_intent")),
         )
+
+    async def list_refunds(self, intent_id: str) -> list[RefundInfo]:
+        page = await self._call(
+            "refunds.list",
+            lambda: self.client.v1.refunds.list_async(params={"payment_intent": intent_id, "limit": 100}),
+        )
+        out = []
+        for r in page.data:
+            d = _plain(r)
+            out.append(
+                RefundInfo(
+                    id=d["id"],
+                    amount=int(d["amount"]),
+                    currency=d["currency"],
+                    status=str(d["status"]),
+                    payment_intent=_id(d.get("payment_intent")),
+                )
+            )
+        return out
 
     async def ping(self) -> bool:
         """Is the API reachable with our key? (used by /ready)"""

@@ -41,3 +41,24 @@ async def refunded_total(session: AsyncSession, order: Order) -> int:
         )
     ).scalar_one()
     return int(value)
+
+
+async def sync_order_refunds(session: AsyncSession, order: Order, refunds: list[RefundInfo]) -> str:
+    """Record Stripe's refunds on the order and move it to refunded / partially_refunded."""
+    from estuary_checkout.orders import repository as orders_repo
+
+    for refund in refunds:
+        await record(session, order, refund, reason=None)
+    refunded = min(order.total_cents, sum(r.amount for r in refunds if r.status == "succeeded"))
+    if refunded <= 0 or order.status not in ("completed", "partially_refunded", "refunded"):
+        return order.status
+    new_status = "refunded" if refunded >= order.total_cents else "partially_refunded"
+    await orders_repo.transition(
+        session,
+        order.id,
+        from_=("completed", "partially_refunded", "refunded"),
+        to=new_status,
+        refunded_cents=refunded,
+        payment_status=new_status,
+    )
+    return new_status
