@@ -126,6 +126,52 @@ def stripe_emulator(
 
 
 @app.command()
+def worker() -> None:
+    """Run the Temporal worker, the outbox relay and the reconciler."""
+    from estuary_checkout.workflows.worker import main
+
+    main()
+
+
+@app.command()
+def demo(
+    user_email: Annotated[str, typer.Option("--user-email")] = "demo@example.com",
+    checkout_type: Annotated[
+        str, typer.Option("--checkout-type", help="session, bundle or package")
+    ] = "session",
+    card: Annotated[
+        str, typer.Option(help="test card, e.g. pm_card_visa, pm_card_chargeDeclined")
+    ] = "pm_card_visa",
+    use_credits: Annotated[bool, typer.Option("--use-credits")] = False,
+    coupon: Annotated[str | None, typer.Option("--coupon")] = None,
+    save_card: Annotated[bool, typer.Option("--save-card")] = False,
+    api_url: Annotated[str | None, typer.Option(help="default http://CHECKOUT_HOST:CHECKOUT_PORT")] = None,
+) -> None:
+    """Buy something end to end against the running dev stack and show what happened."""
+    from estuary_checkout.demo import DemoFailed, DemoOptions, run_demo
+
+    if checkout_type not in ("session", "bundle", "package"):
+        raise typer.BadParameter("choose session, bundle or package", param_hint="--checkout-type")
+    settings = get_settings()
+    out = Console()
+    opts = DemoOptions(
+        user_email=user_email,
+        checkout_type=checkout_type,
+        card=card,
+        use_credits=use_credits,
+        coupon=coupon,
+        save_card=save_card,
+        api_url=api_url or f"http://{settings.host}:{settings.port}",
+    )
+    try:
+        token_value = asyncio.run(_token(user_email, False, 900))
+        asyncio.run(run_demo(settings, token_value, opts, out))
+    except DemoFailed as exc:
+        out.print(f"[red]✗ {exc}[/]")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
 def dev(
     no_temporal: Annotated[
         bool, typer.Option("--no-temporal", help="do not start the Temporal dev server")
