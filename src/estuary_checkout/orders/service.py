@@ -43,7 +43,7 @@ from estuary_checkout.orders.schemas import (
 )
 from estuary_checkout.passes import service as passes_service
 from estuary_checkout.payments import cards as cards_service
-from estuary_checkout.payments.errors import PaymentMethodNotFound
+from estuary_checkout.payments.errors import CustomerMissing, PaymentMethodNotFound
 from estuary_checkout.payments.gateway import Intent, StripeGateway
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
@@ -122,10 +122,14 @@ async def _hold_bookings(
         raise
 
 
-async def _ensure_customer(session: AsyncSession, gateway: StripeGateway, user: User) -> str:
-    if user.stripe_customer_id:
+async def _ensure_customer(
+    session: AsyncSession, gateway: StripeGateway, user: User, *, replace: bool = False
+) -> str:
+    if user.stripe_customer_id and not replace:
         return user.stripe_customer_id
-    customer_id = await gateway.create_customer(user_id=user.id, email=user.email)
+    customer_id = await gateway.create_customer(
+        user_id=user.id, email=user.email, replacing=user.stripe_customer_id if replace else None
+    )
     await session.execute(
         update(User)
         .where(User.id == user.id)
@@ -239,22 +243,33 @@ async def create_checkout(
         card = await gateway.retrieve_card(body.payment_method_id)
         if card.customer != customer_id:
             raise PaymentMethodNotFound(details={"field": "payment_method_id"})
-    intent = await gateway.create_intent(
-        idempotency_key=f"order-{order.id}-pi",
-        amount=t.total_cents,
-        currency=cart.currency,
-        customer_id=customer_id,
-        metadata={
-            **metadata,
-            "order_id": str(order.id),
-            "user_id": str(user.id),
-            "checkout_type": body.checkout_type,
-        },
-        save_card=body.save_payment_method,
-        payment_method_id=body.payment_method_id,
-        description=", ".join(line.service.name for line in cart.lines)[:500],
-        receipt_email=user.email,
-    )
+    intent_metadata = {
+        **metadata,
+        "order_id": str(order.id),
+        "user_id": str(user.id),
+        "checkout_type": body.checkout_type,
+    }
+
+    async def create_intent(customer: str) -> Intent:
+        return await gateway.create_intent(
+            idempotency_key=f"order-{order.id}-pi-{customer}",
+            amount=t.total_cents,
+            currency=cart.currency,
+            customer_id=customer,
+            metadata=intent_metadata,
+            save_card=body.save_payment_method,
+            payment_method_id=body.payment_method_id,
+            description=", ".join(line.service.name for line in cart.lines)[:500],
+            receipt_email=user.email,
+        )
+
+    try:
+        intent = await create_intent(customer_id)
+    except CustomerMissing:
+        if body.payment_method_id:
+            raise PaymentMethodNotFound(details={"field": "payment_method_id"}) from None
+        # the stored customer is gone at Stripe: make a new one and try once more
+        intent = await create_intent(await _ensure_customer(session, gateway, user, replace=True))
     order.payment_intent_id = intent.id
     await session.flush()
     await outbox.enqueue_order_expiry(

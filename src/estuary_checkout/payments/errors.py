@@ -35,3 +35,11 @@ class PaymentNotFound(AppError):
     status_code = 404
     code = "PAYMENT_NOT_FOUND"
     message = "Payment not found"
+
+
+class CustomerMissing(AppError):
+    """Our stored Stripe customer no longer exists at Stripe (deleted, or a reset test account)."""
+
+    status_code = 503
+    code = "PAYMENT_PROVIDER_UNAVAILABLE"
+    message = "The payment provider lost the customer record; retry"

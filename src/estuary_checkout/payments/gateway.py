@@ -16,6 +16,7 @@ import structlog
 from estuary_checkout.config import Settings
 from estuary_checkout.errors import AppError
 from estuary_checkout.payments.errors import (
+    CustomerMissing,
     PaymentFailed,
     PaymentMethodNotFound,
     PaymentNotFound,
@@ -206,6 +207,8 @@ class StripeGateway:
                 "The payment provider is misconfigured", details={"call": what}
             ) from exc
         except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing" and exc.param == "customer":
+                raise CustomerMissing(details={"call": what}) from exc
             if exc.code == "resource_missing" and missing is not None:
                 raise missing() from exc
             raise PaymentProviderRejected(
@@ -217,7 +220,8 @@ class StripeGateway:
             raise PaymentProviderUnavailable(details={"call": what}) from exc
 
     # customers -----------------------------------------------------------------------------
-    async def create_customer(self, *, user_id: int, email: str | None) -> str:
+    async def create_customer(self, *, user_id: int, email: str | None, replacing: str | None = None) -> str:
+        """One customer per user; `replacing` names a customer Stripe no longer knows."""
         params: dict[str, Any] = {"metadata": {"user_id": str(user_id)}}
         if email:
             params["email"] = email
@@ -225,7 +229,10 @@ class StripeGateway:
             "customers.create",
             lambda: self.client.v1.customers.create_async(
                 params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": f"customer-user-{user_id}"},
+                options={
+                    "idempotency_key": f"customer-user-{user_id}"
+                    + (f"-after-{replacing}" if replacing else "")
+                },
             ),
         )
         return str(customer.id)
