@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from estuary_checkout.auth.service import decode_token
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import session_scope
-from estuary_checkout.errors import Forbidden, RateLimited, Unauthorized
+from estuary_checkout.errors import Forbidden, Unauthorized
 from estuary_checkout.state import AppState
 from estuary_checkout.users import service as users_service
 from estuary_checkout.users.models import User
@@ -84,13 +84,6 @@ def rate_limit(bucket: str):  # type: ignore[no-untyped-def]
     """A dependency that counts one attempt of `bucket` for the caller (429 + Retry-After past the limit)."""
 
     async def _dep(state: State, user: CurrentUser) -> None:
-        wait = state.rate_limiter.hit(bucket, user.id)
-        if wait is not None:
-            retry_after = str(max(1, int(wait + 0.999)))
-            raise RateLimited(
-                "Too many attempts; slow down",
-                details={"bucket": bucket, "retry_after_seconds": int(retry_after)},
-                headers={"Retry-After": retry_after},
-            )
+        state.rate_limiter.enforce(bucket, user.id)
 
     return Depends(_dep)

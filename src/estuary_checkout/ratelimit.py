@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 
+from estuary_checkout.errors import RateLimited
+
 
 class RateLimiter:
     def __init__(self, per_minute: int = 60, window_seconds: float = 60.0) -> None:
@@ -26,3 +28,14 @@ class RateLimiter:
             return max(0.0, hits[0] + self.window - now)
         hits.append(now)
         return None
+
+    def enforce(self, bucket: str, user_id: int) -> None:
+        """Count an attempt; raise 429 RATE_LIMITED with Retry-After past the limit."""
+        wait = self.hit(bucket, user_id)
+        if wait is not None:
+            retry_after = max(1, int(wait + 0.999))
+            raise RateLimited(
+                "Too many attempts; slow down",
+                details={"bucket": bucket, "retry_after_seconds": retry_after},
+                headers={"Retry-After": str(retry_after)},
+            )

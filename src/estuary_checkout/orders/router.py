@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from estuary_checkout.coupons import errors as coupon_errors
 from estuary_checkout.credits.errors import InsufficientCredit
-from estuary_checkout.deps import CurrentUser, DbSession, IdempotencyKey, SettingsDep, State, rate_limit
+from estuary_checkout.deps import CurrentUser, DbSession, IdempotencyKey, State, rate_limit
 from estuary_checkout.errors import RateLimited, error_responses
 from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
@@ -73,6 +73,8 @@ async def create_checkout(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create an order for the cart, hold its slots, credit and coupon, and a PaymentIntent to pay it."""
+    if body.coupon_code:
+        state.rate_limiter.enforce("coupon_attempt", user.id)
     order_id = orders_service.order_id_for(user.id, idempotency_key)
     stored = await idempotency.run(
         state.session_factory,
@@ -92,13 +94,15 @@ async def create_checkout(
 @router.post(
     "/checkout/calculate-price",
     response_model=PriceQuote,
-    responses=error_responses(*CART_ERRORS),
+    responses=error_responses(*CART_ERRORS, RateLimited),
 )
 async def calculate_price(
-    body: CheckoutRequest, user: CurrentUser, session: DbSession, settings: SettingsDep
+    body: CheckoutRequest, user: CurrentUser, session: DbSession, state: State
 ) -> PriceQuote:
     """Price a cart exactly as create would, writing nothing and calling no one."""
-    return await orders_service.quote(session, settings, user, body)
+    if body.coupon_code:
+        state.rate_limiter.enforce("coupon_attempt", user.id)
+    return await orders_service.quote(session, state.settings, user, body)
 
 
 @router.post("/checkout/status", response_model=OrderStatus, responses=error_responses(e.OrderNotFound))

@@ -1,0 +1,61 @@
+"""Booking queries. No commits and no rules: the service decides, the caller commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
+
+
+async def get(session: AsyncSession, booking_id: int, *, for_update: bool = False) -> Booking | None:
+    stmt = select(Booking).where(Booking.id == booking_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_completed(session: AsyncSession, booking_id: int, *, now: datetime) -> bool:
+    """confirmed → completed; False when the booking was not confirmed."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status == "confirmed")
+        .values(status="completed", completed_at=now, updated_at=now)
+        .returning(Booking.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def set_canceled(
+    session: AsyncSession, booking_id: int, *, canceled_by: str, reason: str | None, now: datetime
+) -> bool:
+    """pending_payment/confirmed → canceled; False when the booking no longer holds its slot."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status.in_(BLOCKING_STATUSES))
+        .values(
+            status="canceled", canceled_by=canceled_by, cancel_reason=reason, canceled_at=now, updated_at=now
+        )
+        .returning(Booking.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def set_times(
+    session: AsyncSession, booking_id: int, *, start_at: datetime, end_at: datetime, now: datetime
+) -> bool:
+    """Move a slot-holding booking; the overlap guard raises IntegrityError/DBAPIError on a clash."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status.in_(BLOCKING_STATUSES))
+        .values(
+            start_at=start_at,
+            end_at=end_at,
+            reschedule_count=Booking.reschedule_count + 1,
+            updated_at=now,
+        )
+        .returning(Booking.id)
+    )
+    return result.scalar_one_or_none() is not None

