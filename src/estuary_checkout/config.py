@@ -40,7 +40,6 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
-    temporal_task_queue: str = "bookings"
 
     tax_rate: Decimal = Decimal("0.0875")
     hold_minutes: int = Field(default=15, ge=1)

@@ -17,6 +17,7 @@ from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
 from estuary_checkout.workflows.notifications import LogSender, NotificationSender
 from estuary_checkout.workflows.relay import run_relay
+from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE
 from estuary_checkout.workflows.workflows import BookingLifecycleWorkflow, OrderExpiryWorkflow
 
 log = structlog.get_logger(__name__)
@@ -31,7 +32,7 @@ def build_worker(
     activities = BookingActivities(state.session_factory, state.gateway, sender or LogSender())
     return Worker(
         client,
-        task_queue=task_queue or state.settings.temporal_task_queue,
+        task_queue=task_queue or BOOKINGS_TASK_QUEUE,
         workflows=WORKFLOWS,
         activities=activities.all(),
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -92,7 +93,7 @@ async def run_worker(
                     run_reconciler(state.session_factory, state.gateway, stop, reconcile_interval)
                 ),
             ]
-            log.info("worker.started", task_queue=settings.temporal_task_queue)
+            log.info("worker.started", task_queue=BOOKINGS_TASK_QUEUE)
             try:
                 await stop.wait()
             finally:
