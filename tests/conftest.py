@@ -141,6 +141,14 @@ def make_token(settings: Settings):  # type: ignore[no-untyped-def]
     return _make
 
 
+@pytest.fixture(scope="module")
+def make_token_module(settings: Settings):  # type: ignore[no-untyped-def]
+    def _make(sub: str | None = None) -> str:
+        return create_token(settings, sub=sub or f"test|{uuid.uuid4().hex}", ttl_seconds=3600)
+
+    return _make
+
+
 @pytest.fixture
 def auth(make_token):  # type: ignore[no-untyped-def]
     """Headers for a brand-new user."""
