@@ -52,7 +52,7 @@ def test_api_never_500s_and_matches_its_schema(served, token):  # type: ignore[n
             derandomize=True,
             database=None,
         )
-        def run(case):  # type: ignore[no-untyped-def]
+        def run(case, op_checks=op_checks):  # type: ignore[no-untyped-def]
             case.call_and_validate(
                 base_url=f"{served.url}/stripe/fastapi",
                 headers={"Authorization": f"Bearer {token}"},
