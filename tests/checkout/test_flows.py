@@ -10,8 +10,9 @@ async def _demo_headers(make_token) -> dict[str, str]:
 
 
 async def test_single_session_with_credits_end_to_end(client, make_token, stripe_api_base, session):
-    from estuary_checkout.users.models import User
     from tests.checkout.helpers import make_user
+
+    from estuary_checkout.users.models import User
 
     user = await make_user(session, credit=2000)
     await session.commit()

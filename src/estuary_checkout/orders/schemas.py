@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CheckoutType = Literal["single_session", "bundle", "package"]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -108,6 +108,13 @@ class StatusRequest(Strict):
     order_id: uuid.UUID | None = None
     payment_intent_id: StripeId | None = None
     checkout_session_id: StripeId | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> StatusRequest:
+        # without a key the lookup would match any of the caller's orders
+        if self.order_id is None and self.payment_intent_id is None and self.checkout_session_id is None:
+            raise ValueError("give order_id, payment_intent_id or checkout_session_id")
+        return self
 
 
 class OrderStatus(BaseModel):

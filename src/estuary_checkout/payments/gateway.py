@@ -79,6 +79,9 @@ def _id(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        # an expanded object read through _plain() is a plain dict, not an SDK object
+        return value.get("id")
     return getattr(value, "id", None)
 
 
