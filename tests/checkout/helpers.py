@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
+from estuary_checkout.orders.models import Order
 from estuary_checkout.users.models import User
 
 API = "/stripe/fastapi/api/v1/stripe"
@@ -125,3 +133,162 @@ async def make_package(session: AsyncSession, practitioner_id: int, *, price: in
     )
     await session.flush()
     return pkg.id
+
+
+# ---------------------------------------------------------------------------------------------
+# battery helpers: short-lived sessions (SQLite takes the write lock at BEGIN, so a test must never
+# keep a transaction open across an API call), users with tokens, envelope checks, DB counts.
+
+
+@asynccontextmanager
+async def db(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session committed (or rolled back) as soon as the block ends."""
+    async with factory() as s:
+        try:
+            yield s
+            await s.commit()
+        except BaseException:
+            await s.rollback()
+            raise
+
+
+@dataclass(frozen=True)
+class Shopper:
+    id: int
+    sub: str
+    headers: dict[str, str]
+    stripe_customer_id: str | None = None
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is the error envelope with this status and machine code; returns its body."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error", "details", "code"}, body
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str) and body["error"]
+    assert "Traceback" not in resp.text
+    return body  # type: ignore[no-any-return]
+
+
+async def orders_of(factory: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
+    async with db(factory) as s:
+        rows = await s.execute(select(Order).where(Order.user_id == user_id).order_by(Order.created_at))
+        return list(rows.scalars())
+
+
+async def order_count(factory: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    return len(await orders_of(factory, user_id))
+
+
+async def bookings_of_order(factory: async_sessionmaker[AsyncSession], order_id: str) -> list[Booking]:
+    async with db(factory) as s:
+        rows = await s.execute(
+            select(Booking).where(Booking.order_id == uuid.UUID(str(order_id))).order_by(Booking.id)
+        )
+        return list(rows.scalars())
+
+
+async def blocking_bookings(
+    factory: async_sessionmaker[AsyncSession], practitioner_id: int, start: str
+) -> list[Booking]:
+    """Bookings holding the practitioner's time at `start` (pending_payment or confirmed)."""
+    at = datetime.fromisoformat(start)
+    async with db(factory) as s:
+        rows = await s.execute(
+            select(Booking).where(
+                Booking.practitioner_id == practitioner_id,
+                Booking.start_at == at,
+                Booking.status.in_(("pending_payment", "confirmed")),
+            )
+        )
+        return list(rows.scalars())
+
+
+async def credit_state(factory: async_sessionmaker[AsyncSession], user_id: int) -> dict[str, int]:
+    """The balance row next to the ledger sums (they must agree) and the ledger by kind."""
+    from estuary_checkout.credits import repository as credits_repo
+    from estuary_checkout.credits.models import CreditLedgerEntry
+
+    async with db(factory) as s:
+        row = await credits_repo.get_balance(s, user_id)
+        ledger_balance, ledger_held = await credits_repo.ledger_sums(s, user_id)
+        kinds = await s.execute(
+            select(CreditLedgerEntry.kind, func.sum(CreditLedgerEntry.amount_cents))
+            .where(CreditLedgerEntry.user_id == user_id)
+            .group_by(CreditLedgerEntry.kind)
+        )
+        by_kind = {k: int(v) for k, v in kinds}
+    return {
+        "balance": row.balance_cents if row else 0,
+        "held": row.held_cents if row else 0,
+        "ledger_balance": ledger_balance,
+        "ledger_held": ledger_held,
+        **{f"sum_{k}": v for k, v in by_kind.items()},
+    }
+
+
+def bundle_body(
+    service_id: int = 789, practitioner_id: int = 456, quantity: int = 1, **extra: object
+) -> dict:
+    return {
+        "checkout_type": "bundle",
+        "items": [{"service_id": service_id, "practitioner_id": practitioner_id, "quantity": quantity}],
+        **extra,
+    }
+
+
+def package_body(
+    service_id: int = 999,
+    practitioner_id: int = 456,
+    child_selections: dict[str, dict[str, object]] | None = None,
+    **extra: object,
+) -> dict:
+    item: dict[str, object] = {"service_id": service_id, "practitioner_id": practitioner_id, "quantity": 1}
+    if child_selections is not None:
+        item["child_selections"] = child_selections
+    return {"checkout_type": "package", "items": [item], **extra}
+
+
+FIGURES = ("subtotal_cents", "discount_cents", "tax_cents", "credits_applied_cents", "total_cents")
+
+
+def figures(body: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(body[k] for k in FIGURES)
+
+
+async def pay_and_confirm(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    created: dict[str, Any],
+    stripe_url: str,
+    card: str = "pm_card_visa",
+) -> dict[str, Any]:
+    """Pay the created order in the browser, then confirm it server side; returns confirm's body."""
+    pi = await pay_in_browser(stripe_url, created["payment_intent_id"], created["client_secret"], card)
+    assert pi.status == "succeeded", pi.status
+    resp = await client.post(
+        f"{API}/payment/confirm", json={"payment_intent_id": created["payment_intent_id"]}, headers=headers
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+async def create_ok(client: httpx.AsyncClient, headers: dict[str, str], body: dict) -> dict[str, Any]:
+    resp = await client.post(f"{API}/checkout/create", json=body, headers=headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+async def make_service(session: AsyncSession, practitioner_id: int, **kw: object) -> int:
+    """One more service of a practitioner (a session unless `type` says otherwise)."""
+    values: dict[str, Any] = {
+        "type": "session",
+        "name": "Extra Session",
+        "price_cents": 10000,
+        "duration_minutes": 60,
+    } | kw
+    s = Service(practitioner_id=practitioner_id, **values)
+    session.add(s)
+    await session.flush()
+    return int(s.id)
