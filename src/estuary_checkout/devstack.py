@@ -25,8 +25,7 @@ from estuary_checkout.config import VAR_DIR, get_settings
 
 console = Console(highlight=False)
 COLORS = {"temporal": "magenta", "stripe": "cyan", "worker": "yellow", "api": "green"}
-TEMPORAL_PORT = 7233
-TEMPORAL_UI_PORT = 8233
+UI_PORT_OFFSET = 1000  # Temporal's web UI listens 1000 above its gRPC port (7233 → 8233)
 
 
 @dataclass
@@ -74,6 +73,8 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
     webhook_url = f"{api_url}/stripe/fastapi/api/v1/stripe/webhooks/stripe"
     stripe_port = int(settings.stripe_api_base.rsplit(":", 1)[-1].split("/")[0])
     cli = _exe("estuary-checkout")
+    temporal_port = int(settings.temporal_address.rsplit(":", 1)[-1])
+    temporal_ui_port = temporal_port + UI_PORT_OFFSET
 
     procs: list[Proc] = []
     if start_temporal:
@@ -87,15 +88,15 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
                     "--ip",
                     "127.0.0.1",
                     "--port",
-                    str(TEMPORAL_PORT),
+                    str(temporal_port),
                     "--ui-port",
-                    str(TEMPORAL_UI_PORT),
+                    str(temporal_ui_port),
                     "--db-filename",
                     str(VAR_DIR / "temporal.db"),
                     "--log-level",
                     "warn",
                 ],
-                TEMPORAL_PORT,
+                temporal_port,
             )
         )
     procs.append(
@@ -122,8 +123,8 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
         for p in procs
         if p.port is not None and port_in_use("127.0.0.1" if p.name != "api" else host, p.port)
     ]
-    if start_temporal and port_in_use("127.0.0.1", TEMPORAL_UI_PORT):
-        busy.append(Proc("temporal-ui", [], TEMPORAL_UI_PORT))
+    if start_temporal and port_in_use("127.0.0.1", temporal_ui_port):
+        busy.append(Proc("temporal-ui", [], temporal_ui_port))
     if busy:
         for p in busy:
             console.print(
@@ -173,7 +174,7 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
         console.print(f"  Stripe emu   {settings.stripe_api_base} (webhooks → {webhook_url})")
         if start_temporal:
             console.print(
-                f"  Temporal UI  http://127.0.0.1:{TEMPORAL_UI_PORT}  (gRPC 127.0.0.1:{TEMPORAL_PORT})"
+                f"  Temporal UI  http://127.0.0.1:{temporal_ui_port}  (gRPC 127.0.0.1:{temporal_port})"
             )
         console.print("  Token        .venv/bin/estuary-checkout token --user-email demo@example.com")
         console.rule("Ctrl-C stops everything")

@@ -192,3 +192,20 @@ async def eventually(
 
 async def query_status(handle: WorkflowHandle[Any, Any]) -> BookingLifecycleStatus:
     return await handle.query(BookingLifecycleWorkflow.status)
+
+
+@pytest.fixture(autouse=True)
+async def _only_this_tests_outbox_rows(app_state: AppState) -> None:
+    """Other test folders leave undispatched outbox rows behind (their orders and bookings);
+    relaying them into this time-skipping server would run their workflows and move their data.
+    Mark them dispatched so each relay test sees only the rows it wrote."""
+    from sqlalchemy import update
+
+    from estuary_checkout.db.base import utcnow
+    from estuary_checkout.db.session import session_scope
+    from estuary_checkout.workflows.models import OutboxMessage
+
+    async for session in session_scope(app_state.session_factory):
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.dispatched_at.is_(None)).values(dispatched_at=utcnow())
+        )

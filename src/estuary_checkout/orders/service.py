@@ -25,6 +25,7 @@ from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import session_scope
+from estuary_checkout.errors import AppError
 from estuary_checkout.orders import repository
 from estuary_checkout.orders.cart import Cart, build_cart
 from estuary_checkout.orders.errors import (
@@ -43,7 +44,11 @@ from estuary_checkout.orders.schemas import (
 )
 from estuary_checkout.passes import service as passes_service
 from estuary_checkout.payments import cards as cards_service
-from estuary_checkout.payments.errors import CustomerMissing, PaymentMethodNotFound
+from estuary_checkout.payments.errors import (
+    CustomerMissing,
+    PaymentMethodNotFound,
+    PaymentProviderUnavailable,
+)
 from estuary_checkout.payments.gateway import Intent, StripeGateway
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
@@ -512,23 +517,31 @@ async def expire_order(
         return order.status
     if order.expires_at > now and not force:
         return order.status
+    payment_status = "canceled"
     if order.payment_intent_id:
-        intent = await gateway.retrieve_intent(order.payment_intent_id)
-        if intent.status in ("succeeded", "processing"):
-            return await apply_intent(session, gateway, order, intent)
-        if intent.status != "canceled":
-            try:
-                intent = await gateway.cancel_intent(
-                    order.payment_intent_id, idempotency_key=f"order-{order.id}-cancel"
-                )
-            except Exception:
-                # it may have succeeded between our read and the cancel: read again and follow Stripe
-                intent = await gateway.retrieve_intent(order.payment_intent_id)
-                if intent.status in ("succeeded", "processing"):
-                    return await apply_intent(session, gateway, order, intent)
-                raise
+        try:
+            intent = await gateway.retrieve_intent(order.payment_intent_id)
+            if intent.status in ("succeeded", "processing"):
+                return await apply_intent(session, gateway, order, intent)
+            if intent.status != "canceled":
+                try:
+                    intent = await gateway.cancel_intent(
+                        order.payment_intent_id, idempotency_key=f"order-{order.id}-cancel"
+                    )
+                except AppError:
+                    # it may have succeeded between our read and the cancel: read again, follow Stripe
+                    intent = await gateway.retrieve_intent(order.payment_intent_id)
+                    if intent.status in ("succeeded", "processing"):
+                        return await apply_intent(session, gateway, order, intent)
+                    raise
+        except PaymentProviderUnavailable:
+            # Stripe cannot be reached: the hold still ends on time. A payment that lands later
+            # reaches apply_intent (webhook, reconciler) and is fulfilled if everything can be
+            # held again, else refunded.
+            log.warning("order_expired_without_cancel", order_id=str(order.id))
+            payment_status = "cancel_pending"
     if await repository.transition(
-        session, order.id, from_=("pending_payment",), to="expired", payment_status="canceled"
+        session, order.id, from_=("pending_payment",), to="expired", payment_status=payment_status
     ):
         await _release_holds(session, order, reason="expired", now=now)
         log.info("order_expired", order_id=str(order.id))

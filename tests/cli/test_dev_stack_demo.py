@@ -1,0 +1,116 @@
+"""The dev stack as a user starts it (`estuary-checkout dev`: Temporal dev server, Stripe emulator,
+worker, API), then `estuary-checkout demo` buys a session, a bundle and a package through it, and a
+declined card ends in a non-zero exit with the decline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+EXE = str(Path(sys.executable).parent / "estuary-checkout")
+
+
+def _free_port(min_port: int = 20000) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port >= min_port and port + 1000 < 65535:
+            with socket.socket() as s2:
+                try:
+                    s2.bind(("127.0.0.1", port + 1000))  # Temporal's UI port
+                except OSError:
+                    continue
+            return port
+
+
+@pytest.fixture(scope="module")
+def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
+    workdir = tmp_path_factory.mktemp("devstack")
+    api, emu, temporal = _free_port(), _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "CHECKOUT_ENV": "dev",
+        "CHECKOUT_DATABASE_URL": database_url,
+        "CHECKOUT_PORT": str(api),
+        "CHECKOUT_STRIPE_API_BASE": f"http://127.0.0.1:{emu}",
+        "CHECKOUT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "CHECKOUT_JWT_SECRET": "devstack-test-secret-" + "d" * 32,
+        "CHECKOUT_LOG_LEVEL": "WARNING",
+    }
+    log = (workdir / "dev.log").open("wb")
+    proc = subprocess.Popen(
+        [EXE, "dev"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (workdir / "dev.log").read_text()[-3000:]
+            try:
+                if (
+                    httpx.get(f"http://127.0.0.1:{api}/stripe/fastapi/stripe/ready", timeout=2).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (
+                "dev stack not ready: " + (workdir / "dev.log").read_text()[-3000:]
+            )
+            time.sleep(0.5)
+        yield {"env": env, "cwd": workdir, "api": api}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    text = (workdir / "dev.log").read_text()
+    assert "dev stack stopped" in text
+
+
+def _demo(stack, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [EXE, "demo", *args],
+        cwd=stack["cwd"],
+        env={**stack["env"], "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("kind", ["session", "bundle", "package"])
+def test_demo_pays_end_to_end(dev_stack, kind):  # type: ignore[no-untyped-def]
+    r = _demo(dev_stack, "--user-email", "demo@example.com", "--checkout-type", kind)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "completed (payment paid)" in r.stdout
+    if kind == "session":
+        # the outbox relay started the booking's lifecycle workflow at the Temporal dev server
+        assert "workflow booking-lifecycle-" in r.stdout and "RUNNING" in r.stdout
+    else:
+        assert "a pass was granted" in r.stdout
+
+
+def test_demo_declined_card_exits_non_zero_with_the_decline(dev_stack):  # type: ignore[no-untyped-def]
+    r = _demo(
+        dev_stack,
+        "--user-email",
+        "other@example.com",
+        "--checkout-type",
+        "bundle",
+        "--card",
+        "pm_card_chargeDeclined",
+    )
+    assert r.returncode == 1
+    assert "card declined" in r.stdout and "generic_decline" in r.stdout
