@@ -18,14 +18,15 @@ from estuary_checkout.users import service as users_service
 from estuary_checkout.users.models import User
 
 
-def get_state(request: Request) -> AppState:
+# async on purpose: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per request
+async def get_state(request: Request) -> AppState:
     return request.app.state.checkout  # type: ignore[no-any-return]
 
 
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: State) -> Settings:
+async def get_settings_dep(state: State) -> Settings:
     return state.settings
 
 
