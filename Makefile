@@ -40,6 +40,7 @@ lint: install
 	$(BIN)/ruff check src tests migrations
 	$(BIN)/ruff format --check src tests migrations
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -42,7 +42,7 @@ def decode_token(settings: Settings, token: str) -> Claims:
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options=options,
+            options=options,  # type: ignore[arg-type]
             leeway=5,
         )
     except jwt.ExpiredSignatureError as exc:

@@ -215,7 +215,7 @@ def charge(
             "type": "issuer_declined",
         }
     else:
-        code = message = None
+        code = message = None  # type: ignore[assignment]
         outcome = {
             "advice_code": None,
             "network_advice_code": None,

@@ -288,14 +288,16 @@ class EmulatorApp(Starlette):
             api_key, kind = _authenticate(request)
             pairs = parse_qsl(request.url.query, keep_blank_values=True)
             if method == "POST":
-                body = (await request.body()).decode("utf-8", "replace")
-                pairs += parse_qsl(body, keep_blank_values=True)
+                raw_body = (await request.body()).decode("utf-8", "replace")
+                pairs += parse_qsl(raw_body, keep_blank_values=True)
             params = parse_pairs(pairs)
         except StripeError as exc:
             return _json_response(exc.status, exc.body(request_id), headers)
         if idem_key and len(idem_key) > 255:
-            exc = invalid("Idempotency-Key must be at most 255 characters long.", param="Idempotency-Key")
-            return _json_response(exc.status, exc.body(request_id), headers)
+            too_long = invalid(
+                "Idempotency-Key must be at most 255 characters long.", param="Idempotency-Key"
+            )
+            return _json_response(too_long.status, too_long.body(request_id), headers)
 
         base_url = str(request.base_url).rstrip("/")
         ctx = Ctx(key_kind=kind, request_id=request_id, idempotency_key=idem_key, base_url=base_url)

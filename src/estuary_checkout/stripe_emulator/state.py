@@ -317,7 +317,7 @@ class EmulatorState:
                 "status": "enabled",
                 "url": url,
             }
-            self.store.webhook_endpoints[ep["id"]] = ep
+            self.store.webhook_endpoints[str(ep["id"])] = ep
             if persistent:
                 self._persistent_endpoints.append(copy.deepcopy(ep))
             return copy.deepcopy(ep)

@@ -1,0 +1,1 @@
+"""Estuary Checkout: payments and checkout for the Estuary wellness marketplace."""
