@@ -100,6 +100,9 @@ def settings(database_url: str, stripe_api_base: str) -> Settings:
         stripe_max_network_retries=1,
         stripe_timeout_seconds=5,
         temporal_address="127.0.0.1:9",
+        # many app instances share one PostgreSQL (max_connections 100): keep few idle connections
+        db_pool_size=3,
+        db_max_overflow=30,
         rate_limit_per_minute=10_000,
         _env_file=None,  # type: ignore[call-arg]
     )

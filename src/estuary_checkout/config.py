@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/checkout.db"
+    db_pool_size: int = Field(default=10, ge=1, description="connections kept open per process (PostgreSQL)")
+    db_max_overflow: int = Field(default=30, ge=0, description="extra connections opened under load")
 
     jwt_secret: str | None = None
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"

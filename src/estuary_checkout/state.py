@@ -24,7 +24,9 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> AppState:
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         return cls(
             settings=settings,
             engine=engine,

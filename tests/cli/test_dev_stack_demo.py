@@ -4,6 +4,7 @@ declined card ends in a non-zero exit with the decline."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -45,6 +46,7 @@ def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
         "CHECKOUT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
         "CHECKOUT_JWT_SECRET": "devstack-test-secret-" + "d" * 32,
         "CHECKOUT_LOG_LEVEL": "WARNING",
+        "CHECKOUT_DB_POOL_SIZE": "2",
     }
     log = (workdir / "dev.log").open("wb")
     proc = subprocess.Popen(
@@ -68,11 +70,13 @@ def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
             time.sleep(0.5)
         yield {"env": env, "cwd": workdir, "api": api}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         log.close()
     text = (workdir / "dev.log").read_text()
     assert "dev stack stopped" in text
