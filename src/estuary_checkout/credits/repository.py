@@ -1,23 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
 from estuary_checkout.db.base import utcnow
-
-
-def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+from estuary_checkout.db.session import upsert_insert
 
 
 async def ensure_balance_row(session: AsyncSession, user_id: int, currency: str = "usd") -> None:
-    stmt = _insert(session, CreditBalance).values(
+    stmt = upsert_insert(session, CreditBalance).values(
         user_id=user_id, currency=currency, balance_cents=0, held_cents=0, updated_at=utcnow()
     )
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["user_id"]))
@@ -43,7 +37,7 @@ async def insert_ledger_once(
 ) -> bool:
     """Insert a movement unless its key exists; True if inserted."""
     stmt = (
-        _insert(session, CreditLedgerEntry)
+        upsert_insert(session, CreditLedgerEntry)
         .values(
             user_id=user_id,
             kind=kind,

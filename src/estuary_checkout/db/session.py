@@ -63,3 +63,10 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 def is_postgres(session_or_engine: Any) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, AsyncSession) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def upsert_insert(session: AsyncSession, model: Any) -> Any:
+    """An INSERT that supports ON CONFLICT (DO NOTHING / DO UPDATE) on both backends."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)

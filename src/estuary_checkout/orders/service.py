@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog import repository as catalog_repo
+from estuary_checkout.catalog.models import Service
 from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.credits import service as credits_service
@@ -316,6 +317,19 @@ async def get_status(session: AsyncSession, user: User, body: StatusRequest) -> 
 # fulfilment
 
 
+def _pass_grants(service: Service, line: OrderLine) -> list[tuple[int, int]]:
+    """(child service, sessions) passes a paid line grants: a bundle its child service, a package
+    each child included, times the line's quantity."""
+    if service.type == "bundle" and service.bundle_child_service_id is not None:
+        per_bundle = (service.sessions_included or 0) + (service.bonus_sessions or 0)
+        return [(service.bundle_child_service_id, per_bundle * line.quantity)]
+    if service.type == "package":
+        return [
+            (int(cid), qty * line.quantity) for cid, qty in (line.child_selections or {}).items() if qty > 0
+        ]
+    return []
+
+
 async def _fulfil(
     session: AsyncSession,
     order: Order,
@@ -347,36 +361,19 @@ async def _fulfil(
     services = await catalog_repo.services_by_id(session, {line.service_id for line in full.lines})
     for line in full.lines:
         service = services[line.service_id]
-        if service.type == "bundle" and service.bundle_child_service_id is not None:
-            per_bundle = (service.sessions_included or 0) + (service.bonus_sessions or 0)
+        for child_service_id, sessions in _pass_grants(service, line):
             await passes_service.grant(
                 session,
                 user_id=order.user_id,
                 order_id=order.id,
                 order_line_id=line.id,
                 source_service_id=service.id,
-                service_id=service.bundle_child_service_id,
+                service_id=child_service_id,
                 practitioner_id=line.practitioner_id,
-                sessions=per_bundle * line.quantity,
+                sessions=sessions,
                 validity_days=service.validity_days,
                 now=now,
             )
-        elif service.type == "package":
-            chosen = line.child_selections or {}
-            for child_id, qty in chosen.items():
-                if qty > 0:
-                    await passes_service.grant(
-                        session,
-                        user_id=order.user_id,
-                        order_id=order.id,
-                        order_line_id=line.id,
-                        source_service_id=service.id,
-                        service_id=int(child_id),
-                        practitioner_id=line.practitioner_id,
-                        sessions=qty * line.quantity,
-                        validity_days=service.validity_days,
-                        now=now,
-                    )
     if intent is not None and order.save_payment_method and intent.payment_method:
         await cards_service.record(session, order.user_id, intent)
     for booking in await repository.bookings(session, order.id):

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.passes.models import Pass
 
 
@@ -53,9 +53,8 @@ async def give_back_one(session: AsyncSession, pass_id: int) -> None:
 
 
 async def insert_once(session: AsyncSession, **values: object) -> bool:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
-        insert(Pass)
+        upsert_insert(session, Pass)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["order_id", "order_line_id", "service_id"])
         .returning(Pass.id)

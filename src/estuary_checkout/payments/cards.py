@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.payments.gateway import Intent
 from estuary_checkout.payments.models import SavedPaymentMethod
 
@@ -25,10 +25,9 @@ async def record(session: AsyncSession, user_id: int, intent: Intent) -> None:
             )
         )
     ).scalar_one()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     card = intent.card or {}
     await session.execute(
-        insert(SavedPaymentMethod)
+        upsert_insert(session, SavedPaymentMethod)
         .values(
             user_id=user_id,
             stripe_payment_method_id=intent.payment_method,

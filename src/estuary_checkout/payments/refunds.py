@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.orders.models import Order
 from estuary_checkout.payments.gateway import RefundInfo
 from estuary_checkout.payments.models import Refund
 
 
 async def record(session: AsyncSession, order: Order, refund: RefundInfo, *, reason: str | None) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
-    stmt = insert(Refund).values(
+    stmt = upsert_insert(session, Refund).values(
         stripe_refund_id=refund.id,
         order_id=order.id,
         amount_cents=refund.amount,

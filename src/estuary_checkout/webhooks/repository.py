@@ -3,18 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.webhooks.models import StripeEvent
 
 
 async def store_once(session: AsyncSession, event: dict[str, Any], object_id: str | None) -> bool:
     """Insert the event unless its id is known; True if newly stored."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
-        insert(StripeEvent)
+        upsert_insert(session, StripeEvent)
         .values(
             id=event["id"],
             type=event["type"],

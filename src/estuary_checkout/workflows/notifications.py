@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.workflows.models import Notification
 
 log = structlog.get_logger(__name__)
@@ -58,9 +58,8 @@ async def claim_unsent(
     The row lock (PostgreSQL) or the write lock (SQLite) is held until the caller commits, so
     two concurrent attempts of one activity cannot both send.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(Notification)
+        upsert_insert(session, Notification)
         .values(
             dedupe_key=dedupe_key,
             user_id=user_id,

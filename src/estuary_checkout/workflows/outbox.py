@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.workflows.models import OutboxMessage
 from estuary_checkout.workflows.types import (
     BOOKINGS_TASK_QUEUE,
@@ -27,10 +27,9 @@ async def enqueue_start(
     session: AsyncSession, *, workflow_type: str, workflow_id: str, payload: dict[str, Any], task_queue: str
 ) -> bool:
     """True if a new row was written, False if this start was already enqueued."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     stmt = (
-        insert(OutboxMessage)
+        upsert_insert(session, OutboxMessage)
         .values(
             dedupe_key=f"start:{workflow_id}",
             kind="start_workflow",

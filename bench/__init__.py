@@ -1,0 +1,1 @@
+"""Checkout benchmark harness (see bench/run.py)."""

@@ -1,0 +1,110 @@
+"""The two baselines of the checkout benchmark, served exactly like the service (uvicorn, one worker).
+
+* `POST /hello` parses a checkout-shaped JSON body with a Pydantic model and returns a small JSON:
+  the framework ceiling.
+* `POST /db` parses the same body, then makes the same database round trips as one
+  calculate-price request: the same number of pool checkouts (each with SQLAlchemy's pre-ping),
+  transactions and statements, on an engine built by the service's own `make_engine` (same pool
+  settings) against the same PostgreSQL database. Plain primary-key / indexed SELECTs through
+  SQLAlchemy Core, no ORM and no business logic. The shape comes from BENCH_DB_PLAN, e.g.
+  "1,5" = one transaction with 1 statement, then one with 5 (bench/run.py measures it).
+
+    uvicorn bench.baseline_app:create_app --factory ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import text
+
+from estuary_checkout.config import Settings
+from estuary_checkout.db.session import make_engine
+
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Item(Strict):
+    service_id: Id
+    practitioner_id: Id
+    quantity: int = Field(default=1, ge=1, le=100)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    use_pass: bool = True
+
+
+class Cart(Strict):
+    checkout_type: Literal["single_session", "bundle", "package"]
+    items: list[Item] = Field(min_length=1, max_length=10)
+    save_payment_method: bool = False
+    use_credits: bool = False
+    credits_to_apply: int | None = Field(default=None, ge=0)
+    coupon_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=20)
+
+
+class Answer(BaseModel):
+    ok: bool
+    items: int
+    rows: int = 0
+
+
+# One indexed lookup per table that calculate-price reads, cycled through as the plan needs.
+QUERIES = [
+    (text('SELECT id, external_id, email, roles FROM "user" WHERE external_id = :s'), {"s": "demo|x"}),
+    (text("SELECT id, type, name, price_cents FROM service WHERE id = :i"), {"i": 123}),
+    (text("SELECT id, child_service_id FROM package_child WHERE package_id = :i"), {"i": 123}),
+    (text("SELECT id, name, timezone, is_active FROM practitioner WHERE id = :i"), {"i": 456}),
+    (
+        text("SELECT weekday, start_minute, end_minute FROM availability_window WHERE practitioner_id = :i"),
+        {"i": 456},
+    ),
+    (text("SELECT id, sessions_total FROM pass WHERE user_id = :i AND service_id = :s"), {"i": 1, "s": 123}),
+    (text("SELECT balance_cents, held_cents FROM credit_balance WHERE user_id = :i"), {"i": 1}),
+]
+
+
+def create_app() -> FastAPI:
+    plan = [int(n) for n in os.environ.get("BENCH_DB_PLAN", "1,5").split(",") if n.strip()]
+    settings = Settings()  # the service's own pool settings (CHECKOUT_DB_POOL_SIZE, ...), same engine factory
+    engine = make_engine(
+        settings.database_url,
+        pool_size=getattr(settings, "db_pool_size", 20),
+        max_overflow=getattr(settings, "db_max_overflow", 20),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/hello")
+    async def hello(body: Cart) -> Answer:
+        return Answer(ok=True, items=len(body.items))
+
+    @app.post("/db")
+    async def db(body: Cart) -> Answer:
+        rows = 0
+        q = 0
+        for statements in plan:
+            async with engine.connect() as conn:
+                for _ in range(statements):
+                    stmt, params = QUERIES[q % len(QUERIES)]
+                    rows += len((await conn.execute(stmt, params)).all())
+                    q += 1
+                await conn.commit()
+        return Answer(ok=True, items=len(body.items), rows=rows)
+
+    return app
