@@ -37,8 +37,8 @@ test-postgres: install
 	CHECKOUT_TEST_DATABASE_URL=$${CHECKOUT_TEST_DATABASE_URL_PG:-$(PG_TEST_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/checkout.db"
     db_pool_size: int = Field(default=10, ge=1, description="connections kept open per process (PostgreSQL)")
     db_max_overflow: int = Field(default=30, ge=0, description="extra connections opened under load")
+    db_pool_pre_ping: bool = Field(default=False, description="test each pooled connection before use")
 
     jwt_secret: str | None = None
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"

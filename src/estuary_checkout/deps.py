@@ -41,6 +41,7 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
 # scope="function": commit before the response is sent, so a failed commit is the response.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
+KNOWN_USERS_MAX = 50_000
 _bearer = HTTPBearer(auto_error=False, description="JWT issued by the host platform")
 
 
@@ -51,10 +52,18 @@ async def get_current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     claims = decode_token(state.settings, credentials.credentials)
-    # users are created on first sight in a short transaction of their own, so the request's
-    # own transaction (and its rollback on error) never undoes it
+    known = state.known_users.get(claims.sub)
+    if known is not None and known[1:] == (claims.email or known[1], claims.roles):
+        # a detached row with what auth needs; services re-read the user row when they need its
+        # Stripe customer (orders.repository.lock_user, payments.service)
+        return User(id=known[0], external_id=claims.sub, email=known[1], roles=list(known[2]))
+    # first sight (or changed claims): create/update in a short transaction of its own, so the
+    # request's transaction (and its rollback on error) never undoes it
     async for session in session_scope(state.session_factory):
         user = await users_service.from_claims(session, claims)
+    if len(state.known_users) >= KNOWN_USERS_MAX:
+        state.known_users.clear()
+    state.known_users[claims.sub] = (user.id, user.email, tuple(user.roles or []))
     return user
 
 

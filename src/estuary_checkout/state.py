@@ -21,11 +21,17 @@ class AppState:
     gateway: StripeGateway
     temporal: TemporalConnector
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    # sub -> (user id, email, roles) of users already in the database: a known caller costs no
+    # transaction of its own. Ids never change; a token with other email/roles takes the slow path.
+    known_users: dict[str, tuple[int, str | None, tuple[str, ...]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> AppState:
         engine = engine or make_engine(
-            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=settings.db_pool_pre_ping,
         )
         return cls(
             settings=settings,

@@ -19,24 +19,38 @@ import pytest
 EXE = str(Path(sys.executable).parent / "estuary-checkout")
 
 
-def _free_port(min_port: int = 20000) -> int:
-    while True:
-        with socket.socket() as s:
+def _free_ports() -> tuple[int, int, int]:
+    """Three distinct free ports (API, emulator, Temporal), with Temporal's UI port (+1000) free too;
+    all sockets are held until the choice is made, so no two picks collide."""
+    held: list[socket.socket] = []
+    try:
+        while True:
+            s = socket.socket()
             s.bind(("127.0.0.1", 0))
+            held.append(s)
             port = s.getsockname()[1]
-        if port >= min_port and port + 1000 < 65535:
-            with socket.socket() as s2:
-                try:
-                    s2.bind(("127.0.0.1", port + 1000))  # Temporal's UI port
-                except OSError:
+            if len(held) == 3:
+                if port + 1000 >= 65535:
+                    held.pop().close()
                     continue
-            return port
+                ui = socket.socket()
+                try:
+                    ui.bind(("127.0.0.1", port + 1000))
+                except OSError:
+                    ui.close()
+                    held.pop().close()
+                    continue
+                ui.close()
+                return held[0].getsockname()[1], held[1].getsockname()[1], port
+    finally:
+        for s in held:
+            s.close()
 
 
 @pytest.fixture(scope="module")
 def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
     workdir = tmp_path_factory.mktemp("devstack")
-    api, emu, temporal = _free_port(), _free_port(), _free_port()
+    api, emu, temporal = _free_ports()
     env = {
         **os.environ,
         "CHECKOUT_ENV": "dev",

@@ -13,12 +13,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         kwargs.pop("pool_size", None)
         kwargs.pop("max_overflow", None)
+        kwargs.pop("pool_pre_ping", None)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_immediate_transactions(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 30)
-    kwargs.setdefault("pool_pre_ping", True)
+    # Connections are recycled every 30 min; a connection the server dropped (restart, failover)
+    # fails one request and is discarded: pre-ping would cost 3 round trips on every checkout.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

@@ -17,12 +17,14 @@ from estuary_checkout.users.models import User
 OPEN_STATUSES = ("pending_payment", "processing")
 
 
-async def lock_user(session: AsyncSession, user_id: int) -> None:
-    """Serialize one user's checkouts (pending-order cap, per-user coupon limit).
+async def lock_user(session: AsyncSession, user_id: int) -> User:
+    """Serialize one user's checkouts (pending-order cap, per-user coupon limit) and return the
+    user's current row (its Stripe customer may have been set by another replica).
 
     PostgreSQL: a row lock. SQLite: every transaction already holds the write lock.
     """
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    stmt = select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def count_open(session: AsyncSession, user_id: int, now: datetime) -> int:

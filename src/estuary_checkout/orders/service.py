@@ -181,7 +181,7 @@ async def create_checkout(
     the order id, so the client's retry with the same Idempotency-Key reuses it.
     """
     now = utcnow()
-    await repository.lock_user(session, user.id)
+    user = await repository.lock_user(session, user.id)
     if await repository.count_open(session, user.id, now) >= settings.max_pending_orders:
         raise TooManyPendingCheckouts(details={"max_pending_orders": settings.max_pending_orders})
     cart = await build_cart(session, settings, user, body, now)

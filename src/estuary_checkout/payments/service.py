@@ -13,6 +13,7 @@ from estuary_checkout.payments import cards
 from estuary_checkout.payments.errors import PaymentMethodNotFound, PaymentMismatch
 from estuary_checkout.payments.gateway import Intent, StripeGateway
 from estuary_checkout.payments.schemas import PaymentMethodList, PaymentMethodPublic, PublicConfig
+from estuary_checkout.users import repository as users_repo
 from estuary_checkout.users.models import User
 
 
@@ -36,6 +37,7 @@ async def confirm_payment(
     order = await orders_repo.get_for_user(session, user.id, payment_intent_id=body.payment_intent_id)
     if order is None:
         raise OrderNotFound()
+    user = await users_repo.get(session, user.id) or user  # its current Stripe customer
     intent = await gateway.retrieve_intent(body.payment_intent_id)
     _check_intent_matches(str(order.id), user, order.total_cents, order.currency, intent)
     if (
@@ -66,6 +68,7 @@ async def confirm_payment(
 async def list_payment_methods(
     session: AsyncSession, gateway: StripeGateway, user: User
 ) -> PaymentMethodList:
+    user = await users_repo.get(session, user.id) or user  # its current Stripe customer
     if not user.stripe_customer_id:
         return PaymentMethodList(payment_methods=[])
     listed = await gateway.list_cards(user.stripe_customer_id)
