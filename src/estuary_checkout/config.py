@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_pending_orders: int = Field(default=5, ge=1)
     min_lead_minutes: int = Field(default=60, ge=0)
     currency: str = "usd"
+    catalog_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how stale catalog rows in price quotes may be (0: no cache)"
+    )
 
     rate_limit_per_minute: int = Field(
         default=60, ge=1, description="create/confirm/coupon attempts per user"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from estuary_checkout.catalog.service import CatalogCache
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import make_engine, make_session_factory
 from estuary_checkout.payments.gateway import StripeGateway
@@ -24,6 +25,7 @@ class AppState:
     # sub -> (user id, email, roles) of users already in the database: a known caller costs no
     # transaction of its own. Ids never change; a token with other email/roles takes the slow path.
     known_users: dict[str, tuple[int, str | None, tuple[str, ...]]] = field(default_factory=dict)
+    catalog_cache: CatalogCache | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> AppState:
@@ -40,6 +42,9 @@ class AppState:
             gateway=StripeGateway(settings),
             temporal=TemporalConnector(settings.temporal_address, settings.temporal_namespace),
             rate_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
+            catalog_cache=CatalogCache(settings.catalog_cache_seconds)
+            if settings.catalog_cache_seconds > 0
+            else None,
         )
 
     async def aclose(self) -> None:

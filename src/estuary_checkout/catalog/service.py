@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.models import Practitioner, Service
+
+T = TypeVar("T")
+Loader = Callable[[set[int]], Awaitable[dict[int, T]]]
 
 
 def is_purchasable(service: Service, now: datetime) -> bool:
@@ -38,3 +47,41 @@ def within_availability(practitioner: Practitioner, start: datetime, end: dateti
         w.weekday == weekday and w.start_minute <= start_min and end_min <= w.end_minute
         for w in practitioner.availability
     )
+
+
+class CatalogCache:
+    """Catalog rows for price quotes, each kept `ttl_seconds` after it was read.
+
+    Quotes (calculate-price) may be that stale; orders never are: checkout create reads the
+    catalog inside its own transaction. Rows are read-only once loaded (relationships included),
+    so requests can share them.
+    """
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._services: dict[int, tuple[float, Service]] = {}
+        self._practitioners: dict[int, tuple[float, Practitioner]] = {}
+
+    async def _get(
+        self, store: dict[int, tuple[float, T]], ids: Iterable[int], load: Loader[T]
+    ) -> dict[int, T]:
+        now = time.monotonic()
+        wanted = set(ids)
+        found = {i: store[i][1] for i in wanted if i in store and now - store[i][0] < self.ttl}
+        missing = wanted - found.keys()
+        if missing:
+            loaded = await load(missing)
+            for i, row in loaded.items():
+                store[i] = (now, row)
+            found.update(loaded)
+        return found
+
+    async def services(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Service]:
+        return await self._get(
+            self._services, ids, lambda missing: catalog_repo.services_by_id(session, missing)
+        )
+
+    async def practitioners(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Practitioner]:
+        return await self._get(
+            self._practitioners, ids, lambda missing: catalog_repo.practitioners_by_id(session, missing)
+        )

@@ -144,9 +144,17 @@ async def build_cart(
     user: User,
     body: CheckoutRequest,
     now: datetime,
+    *,
+    catalog: catalog_service.CatalogCache | None = None,
 ) -> Cart:
-    services = await catalog_repo.services_by_id(session, (i.service_id for i in body.items))
-    practitioners = await catalog_repo.practitioners_by_id(session, (i.practitioner_id for i in body.items))
+    if catalog is not None:
+        services = await catalog.services(session, (i.service_id for i in body.items))
+        practitioners = await catalog.practitioners(session, (i.practitioner_id for i in body.items))
+    else:
+        services = await catalog_repo.services_by_id(session, (i.service_id for i in body.items))
+        practitioners = await catalog_repo.practitioners_by_id(
+            session, (i.practitioner_id for i in body.items)
+        )
     want_type = SERVICE_TYPE[body.checkout_type]
     lines: list[CartLine] = []
     currencies: set[str] = set()

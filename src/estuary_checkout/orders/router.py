@@ -102,7 +102,7 @@ async def calculate_price(
     """Price a cart exactly as create would, writing nothing and calling no one."""
     if body.coupon_code:
         state.rate_limiter.enforce("coupon_attempt", user.id)
-    return await orders_service.quote(session, state.settings, user, body)
+    return await orders_service.quote(session, state.settings, user, body, catalog=state.catalog_cache)
 
 
 @router.post("/checkout/status", response_model=OrderStatus, responses=error_responses(e.OrderNotFound))

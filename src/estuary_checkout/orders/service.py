@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.models import Service
+from estuary_checkout.catalog.service import CatalogCache
 from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.credits import service as credits_service
@@ -73,8 +74,16 @@ def order_id_for(user_id: int, idempotency_key: str | None) -> uuid.UUID:
 # calculate-price
 
 
-async def quote(session: AsyncSession, settings: Settings, user: User, body: CheckoutRequest) -> PriceQuote:
-    cart = await build_cart(session, settings, user, body, utcnow())
+async def quote(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    body: CheckoutRequest,
+    *,
+    catalog: CatalogCache | None = None,
+) -> PriceQuote:
+    """Price the cart; `catalog` may serve slightly stale catalog rows (quotes only)."""
+    cart = await build_cart(session, settings, user, body, utcnow(), catalog=catalog)
     t = cart.totals
     return PriceQuote(
         subtotal_cents=t.subtotal_cents,
