@@ -3,7 +3,7 @@
 * `POST /hello` parses a checkout-shaped JSON body with a Pydantic model and returns a small JSON:
   the framework ceiling.
 * `POST /db` parses the same body, then makes the same database round trips as one
-  calculate-price request: the same number of pool checkouts (each with SQLAlchemy's pre-ping),
+  calculate-price request: the same number of pool checkouts (with the service's pre-ping setting),
   transactions and statements, on an engine built by the service's own `make_engine` (same pool
   settings) against the same PostgreSQL database. Plain primary-key / indexed SELECTs through
   SQLAlchemy Core, no ORM and no business logic. The shape comes from BENCH_DB_PLAN, e.g.

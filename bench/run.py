@@ -606,8 +606,8 @@ def render_report(ctx: dict[str, Any]) -> str:
         f"Measured on the wire (PostgreSQL Sync/Query messages through a counting proxy, after warm-up): "
         f"**{rt.calc:g}** per calculate-price request; the `db` baseline makes **{rt.db:g}**. "
         f"They come from {rt.checkouts} pool checkouts (transactions) with "
-        f"{' + '.join(map(str, rt.plan))} statements; each checkout also costs the pool's pre-ping "
-        "(BEGIN; `;`; ROLLBACK on asyncpg) plus BEGIN and COMMIT. Statements:",
+        f"{' + '.join(map(str, rt.plan))} statements; each checkout also costs BEGIN and COMMIT (plus 3 round trips of "
+        "SQLAlchemy's pre-ping where `CHECKOUT_DB_POOL_PRE_PING` is on; off by default). Statements:",
         "",
     ]
     lines += [f"{i + 1}. `{s}`" for i, s in enumerate(rt.statements)]
