@@ -143,10 +143,13 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
         + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
 
-    stopping = threading.Event()
+    # A plain flag, not a threading.Event: a signal handler that calls Event.set() while the main
+    # thread sits in Event.wait() deadlocks on the event's lock.
+    stop_requested = False
 
     def _stop(*_args: object) -> None:
-        stopping.set()
+        nonlocal stop_requested
+        stop_requested = True
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -178,14 +181,14 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
             )
         console.print("  Token        .venv/bin/estuary-checkout token --user-email demo@example.com")
         console.rule("Ctrl-C stops everything")
-        while not stopping.is_set():
+        while not stop_requested:
             for p in procs:
                 if p.popen is not None and p.popen.poll() is not None:
                     console.print(f"[red]{p.name} exited with {p.popen.returncode}; stopping the stack[/]")
                     exit_code = 1
-                    stopping.set()
+                    stop_requested = True
                     break
-            stopping.wait(0.5)
+            time.sleep(0.5)
     finally:
         _terminate(procs)
     return exit_code

@@ -84,14 +84,24 @@ def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
             time.sleep(0.5)
         yield {"env": env, "cwd": workdir, "api": api}
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        # SIGTERM to the supervisor alone, repeated (as an impatient Ctrl-C or a service manager
+        # would): it must stop every child itself
+        for _ in range(3):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            time.sleep(0.2)
         try:
             proc.wait(timeout=30)
+            stopped_in_time = True
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            stopped_in_time = False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+    assert stopped_in_time, "the dev stack did not stop on SIGTERM"
+    for port in (api, emu, temporal):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served after stop"
     text = (workdir / "dev.log").read_text()
     assert "dev stack stopped" in text
 
