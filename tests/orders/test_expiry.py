@@ -154,3 +154,28 @@ async def test_late_payment_on_a_taken_slot_is_refunded(client, session, make_to
         f"{API}/payment/confirm", json={"payment_intent_id": c["payment_intent_id"]}, headers=h
     )
     assert again.json()["status"] == "refunded"
+
+
+async def test_an_intent_stripe_does_not_know_still_expires_and_releases(
+    client, session, make_token, app_state
+):
+    """E.g. a reset test account or a switched key: the reconciler must not fail on it forever."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    c, _h, _ho, user, _body, code = await _setup(client, session, make_token)
+    async with app_state.session_factory() as s:
+        await s.execute(
+            update(Order)
+            .where(Order.id == uuid.UUID(c["order_id"]))
+            .values(payment_intent_id=f"pi_unknown_{uuid.uuid4().hex}", expires_at=Order.created_at)
+        )
+        await s.commit()
+    counts = await orders_service.reconcile(
+        app_state.session_factory, app_state.gateway, older_than=timedelta(0)
+    )
+    order, bookings, bal, redeemed, _ = await _state(app_state, c["order_id"], user.id, code)
+    assert order.status == "expired" and bookings == ["canceled"]
+    assert (bal.balance_cents, bal.held_cents, redeemed) == (500, 0, 0)
+    assert counts["expired"] >= 1

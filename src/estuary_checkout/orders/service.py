@@ -49,6 +49,7 @@ from estuary_checkout.payments import cards as cards_service
 from estuary_checkout.payments.errors import (
     CustomerMissing,
     PaymentMethodNotFound,
+    PaymentNotFound,
     PaymentProviderUnavailable,
 )
 from estuary_checkout.payments.gateway import Intent, StripeGateway
@@ -540,6 +541,10 @@ async def expire_order(
                     if intent.status in ("succeeded", "processing"):
                         return await apply_intent(session, gateway, order, intent)
                     raise
+        except PaymentNotFound:
+            # Stripe has no such intent (another account or a reset test account): nobody can
+            # pay it, so there is nothing to cancel
+            log.warning("order_expired_intent_unknown", order_id=str(order.id))
         except PaymentProviderUnavailable:
             # Stripe cannot be reached: the hold still ends on time. A payment that lands later
             # reaches apply_intent (webhook, reconciler) and is fulfilled if everything can be
@@ -577,8 +582,11 @@ async def reconcile(
                     counts["unchanged"] += 1
                     continue
                 if order.payment_intent_id:
-                    intent = await gateway.retrieve_intent(order.payment_intent_id)
-                    if intent.status == "succeeded":
+                    try:
+                        intent = await gateway.retrieve_intent(order.payment_intent_id)
+                    except PaymentNotFound:
+                        intent = None  # unknown at Stripe: it can only expire
+                    if intent is not None and intent.status == "succeeded":
                         result = await apply_intent(session, gateway, order, intent)
                         counts["fulfilled" if result == "completed" else "unchanged"] += 1
                         continue
