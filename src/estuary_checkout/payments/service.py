@@ -8,6 +8,7 @@ from estuary_checkout.config import Settings
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.errors import OrderNotFound
+from estuary_checkout.orders.models import Order
 from estuary_checkout.orders.schemas import ConfirmRequest, ConfirmResult
 from estuary_checkout.payments import cards
 from estuary_checkout.payments.errors import PaymentMethodNotFound, PaymentMismatch
@@ -17,16 +18,22 @@ from estuary_checkout.users import repository as users_repo
 from estuary_checkout.users.models import User
 
 
-def _check_intent_matches(order_id: str, user: User, amount: int, currency: str, intent: Intent) -> None:
+def intent_mismatches(order: Order, intent: Intent, *, customer_id: str | None = None) -> list[str]:
+    """What about a PaymentIntent read from Stripe does not match the order it claims to pay."""
     problems = []
-    if intent.metadata.get("order_id") != order_id:
+    if intent.metadata.get("order_id") != str(order.id):
         problems.append("order_id")
-    if intent.amount != amount:
+    if intent.amount != order.total_cents:
         problems.append("amount")
-    if intent.currency.lower() != currency.lower():
+    if intent.currency.lower() != order.currency.lower():
         problems.append("currency")
-    if user.stripe_customer_id and intent.customer and intent.customer != user.stripe_customer_id:
+    if customer_id and intent.customer and intent.customer != customer_id:
         problems.append("customer")
+    return problems
+
+
+def _check_intent_matches(order: Order, user: User, intent: Intent) -> None:
+    problems = intent_mismatches(order, intent, customer_id=user.stripe_customer_id)
     if problems:
         raise PaymentMismatch(details={"mismatched": problems})
 
@@ -39,7 +46,7 @@ async def confirm_payment(
         raise OrderNotFound()
     user = await users_repo.get(session, user.id) or user  # its current Stripe customer
     intent = await gateway.retrieve_intent(body.payment_intent_id)
-    _check_intent_matches(str(order.id), user, order.total_cents, order.currency, intent)
+    _check_intent_matches(order, user, intent)
     if (
         body.payment_method_id
         and order.status in orders_repo.OPEN_STATUSES
@@ -53,7 +60,7 @@ async def confirm_payment(
             payment_method_id=body.payment_method_id,
             idempotency_key=f"order-{order.id}-confirm-{body.payment_method_id}",
         )
-        _check_intent_matches(str(order.id), user, order.total_cents, order.currency, intent)
+        _check_intent_matches(order, user, intent)
     status = await orders_service.apply_intent(session, gateway, order, intent)
     requires_action = intent.status == "requires_action" and status in orders_repo.OPEN_STATUSES
     return ConfirmResult(

@@ -18,6 +18,7 @@ from estuary_checkout.errors import AppError
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.payments import cards, refunds
+from estuary_checkout.payments import service as payments_service
 from estuary_checkout.payments.errors import PaymentProviderUnavailable
 from estuary_checkout.payments.gateway import InvalidWebhookSignature, StripeGateway, verify_webhook
 from estuary_checkout.webhooks import repository
@@ -47,8 +48,11 @@ async def _process(session: AsyncSession, gateway: StripeGateway, event: dict[st
         if order is None:
             return "ignored"
         intent = await gateway.retrieve_intent(order.payment_intent_id or "")
-        if intent.metadata.get("order_id") != str(order.id) or intent.amount != order.total_cents:
-            log.warning("webhook_intent_mismatch", event_id=event["id"], order_id=str(order.id))
+        mismatched = payments_service.intent_mismatches(order, intent)
+        if mismatched:
+            log.warning(
+                "webhook_intent_mismatch", event_id=event["id"], order_id=str(order.id), mismatched=mismatched
+            )
             return "ignored"
         await orders_service.apply_intent(session, gateway, order, intent)
         return "processed"
