@@ -13,10 +13,6 @@ async def by_code(session: AsyncSession, code: str) -> Coupon | None:
     return (await session.execute(select(Coupon).where(Coupon.code == code.upper()))).scalar_one_or_none()
 
 
-async def by_id(session: AsyncSession, coupon_id: int) -> Coupon | None:
-    return await session.get(Coupon, coupon_id)
-
-
 async def user_redemptions(session: AsyncSession, coupon_id: int, user_id: int) -> int:
     return int(
         (

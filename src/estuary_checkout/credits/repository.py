@@ -84,15 +84,3 @@ async def ledger_sums(session: AsyncSession, user_id: int) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
-
-
-async def order_hold_total(session: AsyncSession, order_id: uuid.UUID) -> int:
-    """What the order holds now: held by `hold` minus released/captured."""
-    value = (
-        await session.execute(
-            select(func.coalesce(func.sum(CreditLedgerEntry.held_delta_cents), 0)).where(
-                CreditLedgerEntry.order_id == order_id
-            )
-        )
-    ).scalar_one()
-    return int(value)

@@ -84,21 +84,6 @@ async def grant(
     )
 
 
-async def adjust(
-    session: AsyncSession, user_id: int, delta: int, *, key: str, note: str | None = None
-) -> bool:
-    return await _movement(
-        session,
-        user_id=user_id,
-        kind="adjustment",
-        key=key,
-        amount=abs(delta),
-        balance_delta=delta,
-        held_delta=0,
-        note=note,
-    )
-
-
 async def hold(
     session: AsyncSession, user_id: int, amount: int, *, order_id: uuid.UUID, again: bool = False
 ) -> bool:
@@ -142,19 +127,5 @@ async def capture(session: AsyncSession, user_id: int, amount: int, *, order_id:
         amount=amount,
         balance_delta=0,
         held_delta=-amount,
-        order_id=order_id,
-    )
-
-
-async def refund(session: AsyncSession, user_id: int, amount: int, *, key: str, order_id: uuid.UUID) -> bool:
-    """Return captured credit to the user (order refunded)."""
-    return await _movement(
-        session,
-        user_id=user_id,
-        kind="refund",
-        key=key,
-        amount=amount,
-        balance_delta=amount,
-        held_delta=0,
         order_id=order_id,
     )

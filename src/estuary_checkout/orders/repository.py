@@ -91,15 +91,6 @@ async def transition(
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
-async def set_fields(session: AsyncSession, order_id: uuid.UUID, **values: Any) -> None:
-    await session.execute(
-        update(Order)
-        .where(Order.id == order_id)
-        .values(updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def booking_ids(session: AsyncSession, order_id: uuid.UUID) -> list[int]:
     rows = await session.execute(
         select(Booking.id)

@@ -60,9 +60,3 @@ async def insert_once(session: AsyncSession, **values: object) -> bool:
         .returning(Pass.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-
-async def for_user(session: AsyncSession, user_id: int) -> list[Pass]:
-    return list(
-        (await session.execute(select(Pass).where(Pass.user_id == user_id).order_by(Pass.id))).scalars()
-    )

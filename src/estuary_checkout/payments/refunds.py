@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
@@ -29,17 +28,6 @@ async def record(session: AsyncSession, order: Order, refund: RefundInfo, *, rea
             index_elements=["stripe_refund_id"], set_={"status": refund.status, "updated_at": now}
         )
     )
-
-
-async def refunded_total(session: AsyncSession, order: Order) -> int:
-    value = (
-        await session.execute(
-            select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-                Refund.order_id == order.id, Refund.status.in_(("succeeded", "pending"))
-            )
-        )
-    ).scalar_one()
-    return int(value)
 
 
 async def sync_order_refunds(session: AsyncSession, order: Order, refunds: list[RefundInfo]) -> str:
