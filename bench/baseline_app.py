@@ -79,8 +79,8 @@ def create_app() -> FastAPI:
     settings = Settings()  # the service's own pool settings (CHECKOUT_DB_POOL_SIZE, ...), same engine factory
     engine = make_engine(
         settings.database_url,
-        pool_size=getattr(settings, "db_pool_size", 20),
-        max_overflow=getattr(settings, "db_max_overflow", 20),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
 
     @asynccontextmanager

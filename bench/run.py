@@ -778,6 +778,8 @@ def bench(
             f"{api_url}{API}/webhooks/stripe",
             "--webhook-secret",
             WEBHOOK_SECRET,
+            "--webhook-events",
+            "handled",  # the service's own subscription list, as a production endpoint would have
         ]
     stack.start("emulator", emu_cmd, env)
     uv = str(BIN / "uvicorn")

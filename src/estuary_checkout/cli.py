@@ -109,6 +109,13 @@ def stripe_emulator(
     fault_route: Annotated[
         str | None, typer.Option(help="limit faults to one route, e.g. 'POST /v1/payment_intents'")
     ] = None,
+    webhook_events: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated event types the webhook URL subscribes to (Stripe's enabled_events); "
+            "'handled' = the ones this service handles; default: all"
+        ),
+    ] = None,
 ) -> None:
     """Run the Stripe emulator (dev/test only)."""
     from estuary_checkout.stripe_emulator import run_emulator
@@ -122,7 +129,18 @@ def stripe_emulator(
         error_rate=error_rate,
         drop_rate=drop_rate,
         fault_route=fault_route,
+        webhook_events=_event_list(webhook_events),
     )
+
+
+def _event_list(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    if value.strip() == "handled":
+        from estuary_checkout.webhooks.service import HANDLED_EVENTS
+
+        return list(HANDLED_EVENTS)
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 @app.command()

@@ -23,8 +23,12 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/checkout.db"
-    db_pool_size: int = Field(default=10, ge=1, description="connections kept open per process (PostgreSQL)")
-    db_max_overflow: int = Field(default=30, ge=0, description="extra connections opened under load")
+    db_pool_size: int = Field(default=20, ge=1, description="connections kept open per process (PostgreSQL)")
+    db_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="extra connections opened beyond the pool under load (each is closed on return)",
+    )
     db_pool_pre_ping: bool = Field(default=False, description="test each pooled connection before use")
 
     jwt_secret: str | None = None

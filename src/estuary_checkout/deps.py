@@ -51,7 +51,7 @@ async def get_current_user(
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    claims = decode_token(state.settings, credentials.credentials)
+    claims = decode_token(state.settings, credentials.credentials, state.verified_tokens)
     known = state.known_users.get(claims.sub)
     if known is not None and known[1:] == (claims.email or known[1], claims.roles):
         # a detached row with what auth needs; services re-read the user row when they need its

@@ -111,6 +111,8 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
                 webhook_url,
                 "--webhook-secret",
                 settings.stripe_webhook_secret,
+                "--webhook-events",
+                "handled",
             ],
             stripe_port,
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from estuary_checkout.auth.service import VerifiedTokens
 from estuary_checkout.catalog.service import CatalogCache
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import make_engine, make_session_factory
@@ -26,6 +27,7 @@ class AppState:
     # transaction of its own. Ids never change; a token with other email/roles takes the slow path.
     known_users: dict[str, tuple[int, str | None, tuple[str, ...]]] = field(default_factory=dict)
     catalog_cache: CatalogCache | None = None
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @classmethod
     def build(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> AppState:

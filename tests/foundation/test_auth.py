@@ -131,3 +131,39 @@ def test_rs256_pinned(app_state):
     assert decode_token(settings, token).roles == ("admin",)
     with pytest.raises(Unauthorized):
         decode_token(settings, jwt.encode(_claims(), TEST_JWT_SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("name", ["tampered_payload", "other_key"])
+async def test_mutated_token_is_401_after_the_genuine_one_was_cached(client, name):
+    """The verified-token cache is keyed by the exact token: a valid call first changes nothing."""
+    good = jwt.encode(_claims(), TEST_JWT_SECRET, algorithm="HS256")
+    assert (await client.get(ROUTE, headers={"Authorization": f"Bearer {good}"})).status_code == 200
+    bad = MUTATIONS[name]()
+    resp = await client.get(ROUTE, headers={"Authorization": f"Bearer {bad}"})
+    assert resp.status_code == 401
+    assert resp.json()["code"] in ("INVALID_TOKEN", "TOKEN_EXPIRED")
+
+
+def test_cached_token_is_not_served_past_its_exp(app_state):
+    from estuary_checkout.auth.service import VerifiedTokens, decode_token
+
+    now = [time.time()]
+    cache = VerifiedTokens(clock=lambda: now[0])
+    exp = int(now[0]) + 60
+    token = jwt.encode(_claims(exp=exp), TEST_JWT_SECRET, algorithm="HS256")
+    assert decode_token(app_state.settings, token, cache).sub == "test|jwt-user"
+    assert cache.get(token) is not None
+    now[0] = exp - 1
+    assert cache.get(token) is not None
+    now[0] = exp
+    assert cache.get(token) is None  # dropped: the next call verifies the token in full again
+
+
+def test_token_cache_is_bounded():
+    from estuary_checkout.auth.service import Claims, VerifiedTokens
+
+    cache = VerifiedTokens(max_entries=3)
+    for n in range(10):
+        cache.put(f"t{n}", Claims(sub=f"s{n}", email=None, roles=()), time.time() + 60)
+        assert len(cache._entries) <= 3
+    assert cache.get("t9") is not None

@@ -20,6 +20,7 @@ from tests.checkout.helpers import (
 )
 
 from estuary_checkout.app import create_app
+from estuary_checkout.webhooks.service import HANDLED_EVENTS
 
 
 class ServedApp:
@@ -53,7 +54,8 @@ async def test_payment_at_stripe_completes_order_without_confirm(settings, strip
         endpoint = stripe_emu.register_webhook(
             f"{served.url}{API}/webhooks/stripe",
             secret=settings.stripe_webhook_secret,
-            enabled_events=["payment_intent.succeeded", "payment_intent.payment_failed"],
+            # the list the dev stack and the benchmark subscribe with: enough to complete an order
+            enabled_events=list(HANDLED_EVENTS),
         )
         try:
             async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
@@ -83,3 +85,22 @@ async def test_payment_at_stripe_completes_order_without_confirm(settings, strip
                 f"{stripe_emu.url}/v1/webhook_endpoints/{endpoint['id']}",
                 headers={"Authorization": "Bearer sk_test_checkout_tests"},
             )
+
+
+def test_handled_events_option_names_the_service_subscription() -> None:
+    """`stripe-emulator --webhook-events handled` subscribes to exactly what the service handles."""
+    from estuary_checkout.cli import _event_list
+    from estuary_checkout.stripe_emulator.server import build_state
+
+    assert _event_list("handled") == list(HANDLED_EVENTS)
+    assert _event_list(" a.b , c.d ") == ["a.b", "c.d"]
+    assert _event_list(None) is None
+    assert "payment_intent.succeeded" in HANDLED_EVENTS and "payment_intent.created" not in HANDLED_EVENTS
+    state = build_state(
+        webhook_url="http://127.0.0.1:9/x", webhook_secret="whsec_x", webhook_events=_event_list("handled")
+    )
+    try:
+        (endpoint,) = state.store.webhook_endpoints.values()
+        assert endpoint["enabled_events"] == list(HANDLED_EVENTS)
+    finally:
+        state.close()

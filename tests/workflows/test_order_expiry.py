@@ -15,6 +15,8 @@ from estuary_checkout.db.session import session_scope
 from estuary_checkout.orders.models import Order
 from estuary_checkout.state import AppState
 from estuary_checkout.users.models import User
+from estuary_checkout.workflows import outbox
+from estuary_checkout.workflows.relay import relay_once
 from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE, OrderExpiryInput, order_expiry_workflow_id
 from estuary_checkout.workflows.workflows import OrderExpiryWorkflow
 
@@ -99,3 +101,29 @@ async def test_order_not_yet_due_in_database_is_left_alone(
     )
     assert await handle.result() == "pending_payment"
     assert await _statuses(app_state, order_id, booking_id) == ("pending_payment", "pending_payment")
+
+
+async def test_relayed_expiry_start_is_held_by_temporal_until_the_deadline(
+    app_state: AppState, temporal_env: WorkflowEnvironment, temporal_client: Client
+) -> None:
+    """The relay starts the expiry workflow with `start_delay` = time left: no task runs before the
+    deadline (Temporal's execution time is the deadline), and the order still expires on time."""
+    now = await temporal_env.get_current_time()
+    order_id, booking_id = await _unpaid_order(
+        app_state, expires_at=utcnow() - timedelta(seconds=1), slot_start=now + timedelta(days=3)
+    )
+    data = OrderExpiryInput(order_id=str(order_id), expires_at=(utcnow() + timedelta(minutes=15)).isoformat())
+    async for session in session_scope(app_state.session_factory):
+        assert await outbox.enqueue_order_expiry(session, data)
+    assert await relay_once(app_state.session_factory, temporal_client) == 1
+
+    handle = temporal_client.get_workflow_handle(order_expiry_workflow_id(str(order_id)))
+    info = await handle.describe()
+    assert info.execution_time is not None
+    held = info.execution_time - info.start_time
+    print(f"expiry workflow first task held for {held}")
+    assert timedelta(minutes=14) < held <= timedelta(minutes=15)
+
+    await temporal_env.sleep(timedelta(minutes=16))
+    assert await handle.result() == "expired"
+    assert await _statuses(app_state, order_id, booking_id) == ("expired", "canceled")

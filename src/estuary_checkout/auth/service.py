@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +12,8 @@ import jwt
 
 from estuary_checkout.config import Settings
 from estuary_checkout.errors import Unauthorized
+
+LEEWAY = 5
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,40 @@ def _verification_key(settings: Settings) -> str:
     return settings.resolved_jwt_secret()
 
 
-def decode_token(settings: Settings, token: str) -> Claims:
+class VerifiedTokens:
+    """Tokens whose signature and claims were already checked, until their `exp`.
+
+    A bearer client sends the same token on every call until it expires, and verifying it
+    (base64, JSON, HMAC or RSA, claim checks) is a large share of a cheap request. The cache key
+    is the exact token string, so a changed byte is a miss and is verified in full; a hit is
+    still refused once `exp` has passed. Bounded: cleared when full.
+    """
+
+    def __init__(self, max_entries: int = 50_000, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[str, tuple[Claims, float]] = {}
+
+    def get(self, token: str) -> Claims | None:
+        hit = self._entries.get(token)
+        if hit is None:
+            return None
+        if self.clock() >= hit[1]:
+            del self._entries[token]
+            return None
+        return hit[0]
+
+    def put(self, token: str, claims: Claims, exp: float) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[token] = (claims, exp)
+
+
+def decode_token(settings: Settings, token: str, cache: VerifiedTokens | None = None) -> Claims:
+    if cache is not None:
+        hit = cache.get(token)
+        if hit is not None:
+            return hit
     options: dict[str, Any] = {"require": ["exp", "sub", "aud"], "verify_signature": True}
     if settings.jwt_issuer:
         options["require"].append("iss")
@@ -43,7 +80,7 @@ def decode_token(settings: Settings, token: str) -> Claims:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             options=options,  # type: ignore[arg-type]
-            leeway=5,
+            leeway=LEEWAY,
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token expired", code="TOKEN_EXPIRED") from exc
@@ -56,7 +93,11 @@ def decode_token(settings: Settings, token: str) -> Claims:
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": "bad roles"})
     email = payload.get("email")
-    return Claims(sub=sub, email=email if isinstance(email, str) else None, roles=tuple(roles))
+    claims = Claims(sub=sub, email=email if isinstance(email, str) else None, roles=tuple(roles))
+    if cache is not None:
+        # PyJWT accepted exp with `LEEWAY` seconds of grace; a cached hit gets none
+        cache.put(token, claims, float(payload["exp"]))
+    return claims
 
 
 def create_token(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
@@ -21,6 +21,18 @@ async def get_balance(session: AsyncSession, user_id: int) -> CreditBalance | No
     return (
         await session.execute(select(CreditBalance).where(CreditBalance.user_id == user_id))
     ).scalar_one_or_none()
+
+
+_BALANCE_CENTS = select(CreditBalance.__table__.c.balance_cents).where(
+    CreditBalance.__table__.c.user_id == bindparam("user_id")
+)
+
+
+async def balance_cents(session: AsyncSession, user_id: int) -> int:
+    """The spendable balance alone (a hot read on every quote and create; plain Core)."""
+    conn = await session.connection()
+    value = (await conn.execute(_BALANCE_CENTS, {"user_id": user_id})).scalar_one_or_none()
+    return int(value or 0)
 
 
 async def insert_ledger_once(

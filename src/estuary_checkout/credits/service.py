@@ -32,6 +32,10 @@ async def get_balance(session: AsyncSession, user_id: int) -> Balance:
     return Balance(row.balance_cents, row.held_cents, row.currency, row.updated_at)
 
 
+async def available_cents(session: AsyncSession, user_id: int) -> int:
+    return await repository.balance_cents(session, user_id)
+
+
 async def _movement(
     session: AsyncSession,
     *,

@@ -207,12 +207,12 @@ async def build_cart(
                 raise OutsideAvailability(details={"field": f"{f}.start_time"})
             pass_id = None
             if item.use_pass:
-                for p in await passes_service.find_redeemable(
+                for candidate, left in await passes_service.sessions_left(
                     session, user_id=user.id, service_id=service.id, practitioner_id=practitioner.id, now=now
                 ):
-                    if p.sessions_total - p.sessions_used - pass_uses.get(p.id, 0) > 0:
-                        pass_id = p.id
-                        pass_uses[p.id] = pass_uses.get(p.id, 0) + 1
+                    if left - pass_uses.get(candidate, 0) > 0:
+                        pass_id = candidate
+                        pass_uses[candidate] = pass_uses.get(candidate, 0) + 1
                         break
             price = 0 if pass_id is not None else int(service.price_cents or 0)
             lines.append(
@@ -268,7 +268,7 @@ async def build_cart(
             currency=currency,
             now=now,
         )
-    available = (await credits_service.get_balance(session, user.id)).balance_cents
+    available = await credits_service.available_cents(session, user.id)
     totals = pricing.price_totals(
         priced,
         coupon=coupons_service.terms(coupon) if coupon else None,

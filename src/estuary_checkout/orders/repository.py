@@ -17,26 +17,27 @@ from estuary_checkout.users.models import User
 OPEN_STATUSES = ("pending_payment", "processing")
 
 
-async def lock_user(session: AsyncSession, user_id: int) -> User:
-    """Serialize one user's checkouts (pending-order cap, per-user coupon limit) and return the
-    user's current row (its Stripe customer may have been set by another replica).
+async def lock_user(session: AsyncSession, user_id: int, now: datetime) -> tuple[User, int]:
+    """Serialize one user's checkouts (pending-order cap, per-user coupon limit); return the
+    user's current row (its Stripe customer may have been set by another replica) and how many
+    unpaid, unexpired orders the user holds, counted under the lock, in one statement.
 
-    PostgreSQL: a row lock. SQLite: every transaction already holds the write lock.
+    PostgreSQL: a row lock on the user alone. SQLite: every transaction already holds the write lock.
     """
-    stmt = select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(stmt)).scalar_one()
-
-
-async def count_open(session: AsyncSession, user_id: int, now: datetime) -> int:
-    return int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(Order)
-                .where(Order.user_id == user_id, Order.status == "pending_payment", Order.expires_at > now)
-            )
-        ).scalar_one()
+    open_orders = (
+        select(func.count())
+        .select_from(Order)
+        .where(Order.user_id == user_id, Order.status == "pending_payment", Order.expires_at > now)
+        .scalar_subquery()
     )
+    stmt = (
+        select(User, open_orders)
+        .where(User.id == user_id)
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(stmt)).one()
+    return row[0], int(row[1])
 
 
 async def get_for_user(

@@ -191,8 +191,8 @@ async def create_checkout(
     the order id, so the client's retry with the same Idempotency-Key reuses it.
     """
     now = utcnow()
-    user = await repository.lock_user(session, user.id)
-    if await repository.count_open(session, user.id, now) >= settings.max_pending_orders:
+    user, open_orders = await repository.lock_user(session, user.id, now)
+    if open_orders >= settings.max_pending_orders:
         raise TooManyPendingCheckouts(details={"max_pending_orders": settings.max_pending_orders})
     cart = await build_cart(session, settings, user, body, now)
     t = cart.totals

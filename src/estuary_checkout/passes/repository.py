@@ -2,30 +2,39 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.session import upsert_insert
 from estuary_checkout.passes.models import Pass
 
-
-async def redeemable(
-    session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
-) -> list[Pass]:
-    """Active passes with sessions left, soonest to expire first."""
-    rows = await session.execute(
-        select(Pass)
-        .where(
-            Pass.user_id == user_id,
-            Pass.service_id == service_id,
-            Pass.practitioner_id == practitioner_id,
-            Pass.status == "active",
-            Pass.expires_at > now,
-            Pass.sessions_used < Pass.sessions_total,
-        )
-        .order_by(Pass.expires_at, Pass.id)
+_pass = Pass.__table__.c
+# Built once: a hot read on every single-session quote and create (plain Core, no ORM objects).
+_REDEEMABLE_LEFT = (
+    select(_pass.id, _pass.sessions_total - _pass.sessions_used)
+    .where(
+        _pass.user_id == bindparam("user_id"),
+        _pass.service_id == bindparam("service_id"),
+        _pass.practitioner_id == bindparam("practitioner_id"),
+        _pass.status == "active",
+        _pass.expires_at > bindparam("now"),
+        _pass.sessions_used < _pass.sessions_total,
     )
-    return list(rows.scalars())
+    .order_by(_pass.expires_at, _pass.id)
+)
+
+
+async def redeemable_left(
+    session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
+) -> list[tuple[int, int]]:
+    """(pass id, sessions left) of the user's active, unexpired passes with sessions left, soonest to
+    expire first."""
+    conn = await session.connection()
+    rows = await conn.execute(
+        _REDEEMABLE_LEFT,
+        {"user_id": user_id, "service_id": service_id, "practitioner_id": practitioner_id, "now": now},
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 async def use_one(session: AsyncSession, pass_id: int, now: datetime) -> bool:

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.passes import repository
-from estuary_checkout.passes.models import Pass
 
 
-async def find_redeemable(
+async def sessions_left(
     session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
-) -> list[Pass]:
-    return await repository.redeemable(
+) -> list[tuple[int, int]]:
+    """(pass id, sessions left) of the caller's redeemable passes, soonest to expire first."""
+    return await repository.redeemable_left(
         session, user_id=user_id, service_id=service_id, practitioner_id=practitioner_id, now=now
     )
 

@@ -12,6 +12,7 @@ def build_state(
     *,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    webhook_events: list[str] | None = None,
     latency_ms: int = 0,
     error_rate: float = 0.0,
     drop_rate: float = 0.0,
@@ -30,7 +31,7 @@ def build_state(
             }
         )
     if webhook_url:
-        state.add_webhook_endpoint(webhook_url, webhook_secret, ["*"], persistent=True)
+        state.add_webhook_endpoint(webhook_url, webhook_secret, webhook_events or ["*"], persistent=True)
     return state
 
 
@@ -43,11 +44,13 @@ def run_emulator(
     error_rate: float = 0.0,
     drop_rate: float = 0.0,
     fault_route: str | None = None,
+    webhook_events: list[str] | None = None,
 ) -> None:
     """Run the emulator with uvicorn until interrupted (blocking)."""
     state = build_state(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        webhook_events=webhook_events,
         latency_ms=latency_ms,
         error_rate=error_rate,
         drop_rate=drop_rate,
@@ -57,7 +60,8 @@ def run_emulator(
     line = f"Stripe emulator listening on http://{host}:{port}"
     if webhook_url:
         secret = next(iter(state.store.webhook_endpoints.values()))["secret"]
-        line += f" (webhooks -> {webhook_url}, secret {secret})"
+        events = ", ".join(webhook_events) if webhook_events else "all events"
+        line += f" (webhooks -> {webhook_url}, secret {secret}; {events})"
     print(line, flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")

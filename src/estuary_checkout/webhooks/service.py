@@ -34,6 +34,9 @@ INTENT_EVENTS = {
     "payment_intent.requires_action",
 }
 REFUND_EVENTS = {"charge.refunded", "refund.created", "refund.updated", "charge.refund.updated"}
+# What a webhook endpoint for this service should subscribe to (Stripe's `enabled_events`):
+# every other type would only be stored and ignored, at the cost of a request and a transaction.
+HANDLED_EVENTS = tuple(sorted(INTENT_EVENTS | REFUND_EVENTS | {"payment_method.detached"}))
 
 
 def _object(event: dict[str, Any]) -> dict[str, Any]:

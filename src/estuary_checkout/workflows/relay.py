@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -61,14 +61,27 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 16)), MAX_BACKOFF)
 
 
+def start_delay(data: Any) -> timedelta | None:
+    """An expiry workflow has nothing to do before its deadline: Temporal holds its first task
+    until then (`start_delay`), instead of running a task now only to set a timer. The workflow
+    still sleeps out any time left, so an early start (clock skew) changes nothing."""
+    if isinstance(data, OrderExpiryInput):
+        left = datetime.fromisoformat(data.expires_at) - utcnow()
+        if left > timedelta(seconds=1):
+            return left
+    return None
+
+
 async def _start(client: Client, row: OutboxMessage) -> None:
+    data = workflow_input(row.workflow_type, row.payload)
     await client.start_workflow(
         row.workflow_type,
-        workflow_input(row.workflow_type, row.payload),
+        data,
         id=row.workflow_id,
         task_queue=row.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         rpc_timeout=START_RPC_TIMEOUT,
+        start_delay=start_delay(data),
     )
 
 
