@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,10 +11,17 @@ from sqlalchemy.orm import selectinload
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.orders.models import Order
+from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.users.models import User
 
 OPEN_STATUSES = ("pending_payment", "processing")
+
+
+class ConfirmedBooking(NamedTuple):
+    id: int
+    user_id: int
+    start_at: datetime
+    end_at: datetime
 
 
 async def lock_user(session: AsyncSession, user_id: int, now: datetime) -> tuple[User, int]:
@@ -56,6 +63,20 @@ async def get_for_user(
     if checkout_session_id is not None:
         stmt = stmt.where(Order.checkout_session_id == checkout_session_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def for_user_with_customer(
+    session: AsyncSession, user_id: int, payment_intent_id: str
+) -> tuple[Order, str | None] | None:
+    """The caller's order paid by this intent, with the caller's current Stripe customer id."""
+    row = (
+        await session.execute(
+            select(Order, User.stripe_customer_id)
+            .join(User, User.id == Order.user_id)
+            .where(Order.user_id == user_id, Order.payment_intent_id == payment_intent_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def get(
@@ -101,11 +122,6 @@ async def booking_ids(session: AsyncSession, order_id: uuid.UUID) -> list[int]:
     return [int(r) for r in rows.scalars()]
 
 
-async def bookings(session: AsyncSession, order_id: uuid.UUID) -> list[Booking]:
-    rows = await session.execute(select(Booking).where(Booking.order_id == order_id).order_by(Booking.id))
-    return list(rows.scalars())
-
-
 async def stuck(session: AsyncSession, *, created_before: datetime, limit: int = 200) -> list[Order]:
     rows = await session.execute(
         select(Order)
@@ -116,13 +132,25 @@ async def stuck(session: AsyncSession, *, created_before: datetime, limit: int =
     return list(rows.scalars())
 
 
-async def confirm_bookings(session: AsyncSession, order_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(
-        update(Booking)
-        .where(Booking.order_id == order_id, Booking.status == "pending_payment")
+async def confirm_bookings(
+    session: AsyncSession, order_id: uuid.UUID, now: datetime
+) -> list[ConfirmedBooking]:
+    """Confirm the order's slot-holding bookings; returns those this call confirmed."""
+    b = Booking.__table__.c
+    rows = await session.execute(
+        update(Booking.__table__)
+        .where(b.order_id == order_id, b.status == "pending_payment")
         .values(status="confirmed", confirmed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+        .returning(b.id, b.user_id, b.start_at, b.end_at)
     )
+    return sorted((ConfirmedBooking(*r) for r in rows), key=lambda c: c.id)
+
+
+async def lines(session: AsyncSession, order_id: uuid.UUID) -> list[OrderLine]:
+    rows = await session.execute(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+    )
+    return list(rows.scalars())
 
 
 async def cancel_bookings(

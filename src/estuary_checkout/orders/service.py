@@ -362,14 +362,15 @@ async def _fulfil(
         return False
     order.status, order.completed_at = "completed", now
     order.payment_status = "paid" if intent is not None else "not_required"
-    await repository.confirm_bookings(session, order.id, now)
+    confirmed = await repository.confirm_bookings(session, order.id, now)
     if order.credits_applied_cents:
         await credits_service.capture(session, order.user_id, order.credits_applied_cents, order_id=order.id)
-    await coupons_service.finalize(session, order.id)
-    full = await repository.get(session, order.id, with_lines=True)
-    assert full is not None
-    services = await catalog_repo.services_by_id(session, {line.service_id for line in full.lines})
-    for line in full.lines:
+    if order.coupon_id is not None:
+        await coupons_service.finalize(session, order.id)
+    lines = await repository.lines(session, order.id)
+    grants = [line for line in lines if line.service_type != "session"]
+    services = await catalog_repo.services_by_id(session, {line.service_id for line in grants})
+    for line in grants:
         service = services[line.service_id]
         for child_service_id, sessions in _pass_grants(service, line):
             await passes_service.grant(
@@ -386,17 +387,16 @@ async def _fulfil(
             )
     if intent is not None and order.save_payment_method and intent.payment_method:
         await cards_service.record(session, order.user_id, intent)
-    for booking in await repository.bookings(session, order.id):
-        if booking.status == "confirmed":
-            await outbox.enqueue_booking_lifecycle(
-                session,
-                BookingLifecycleInput(
-                    booking_id=booking.id,
-                    user_id=booking.user_id,
-                    start_at=booking.start_at.isoformat(),
-                    end_at=booking.end_at.isoformat(),
-                ),
-            )
+    for booking in confirmed:
+        await outbox.enqueue_booking_lifecycle(
+            session,
+            BookingLifecycleInput(
+                booking_id=booking.id,
+                user_id=booking.user_id,
+                start_at=booking.start_at.isoformat(),
+                end_at=booking.end_at.isoformat(),
+            ),
+        )
     log.info("order_fulfilled", order_id=str(order.id), total_cents=order.total_cents)
     return True
 
@@ -478,8 +478,9 @@ async def apply_intent(
     order = current
     if intent.status == "succeeded":
         if order.status in repository.OPEN_STATUSES:
-            await _fulfil(session, order, intent=intent, now=now)
-            fresh = await repository.get(session, order.id)
+            if await _fulfil(session, order, intent=intent, now=now):
+                return "completed"
+            fresh = await repository.get(session, order.id)  # another caller moved it first
             return fresh.status if fresh else "completed"
         if order.status in ("expired", "canceled"):
             return await _revive_and_fulfil(session, gateway, order, intent, now)

@@ -41,10 +41,10 @@ def _check_intent_matches(order: Order, user: User, intent: Intent) -> None:
 async def confirm_payment(
     session: AsyncSession, gateway: StripeGateway, user: User, body: ConfirmRequest
 ) -> ConfirmResult:
-    order = await orders_repo.get_for_user(session, user.id, payment_intent_id=body.payment_intent_id)
-    if order is None:
+    found = await orders_repo.for_user_with_customer(session, user.id, body.payment_intent_id)
+    if found is None:
         raise OrderNotFound()
-    user = await users_repo.get(session, user.id) or user  # its current Stripe customer
+    order, user.stripe_customer_id = found  # the caller's current Stripe customer
     intent = await gateway.retrieve_intent(body.payment_intent_id)
     _check_intent_matches(order, user, intent)
     if (
