@@ -136,12 +136,12 @@ async def confirm_bookings(
     session: AsyncSession, order_id: uuid.UUID, now: datetime
 ) -> list[ConfirmedBooking]:
     """Confirm the order's slot-holding bookings; returns those this call confirmed."""
-    b = Booking.__table__.c
     rows = await session.execute(
-        update(Booking.__table__)
-        .where(b.order_id == order_id, b.status == "pending_payment")
+        update(Booking)
+        .where(Booking.order_id == order_id, Booking.status == "pending_payment")
         .values(status="confirmed", confirmed_at=now, updated_at=now)
-        .returning(b.id, b.user_id, b.start_at, b.end_at)
+        .returning(Booking.id, Booking.user_id, Booking.start_at, Booking.end_at)
+        .execution_options(synchronize_session=False)
     )
     return sorted((ConfirmedBooking(*r) for r in rows), key=lambda c: c.id)
 
