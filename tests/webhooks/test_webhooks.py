@@ -245,3 +245,25 @@ async def test_refund_events_record_refunds(client, session, make_token, stripe_
 
         order = await s.get(Order, uuid.UUID(c["order_id"]))
     assert order.refunded_cents == order.total_cents
+
+
+async def test_settled_order_needs_no_stripe_call(client, session, make_token, stripe_api_base, stripe_emu):
+    """Once an order is completed, neither a repeated confirm nor another succeeded event asks
+    Stripe again: both answer from the database even while every intent read would fail."""
+    c, headers, event, _user = await _paid_order(client, session, make_token, stripe_api_base)
+    first = await client.post(
+        f"{API}/payment/confirm", json={"payment_intent_id": c["payment_intent_id"]}, headers=headers
+    )
+    assert first.status_code == 200 and first.json()["status"] == "completed"
+    stripe_emu.set_faults(route=r"^GET /v1/payment_intents/", error_rate=1.0, error_status=500)
+    try:
+        again = await client.post(
+            f"{API}/payment/confirm", json={"payment_intent_id": c["payment_intent_id"]}, headers=headers
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "completed"
+        assert again.json()["booking_ids"] == first.json()["booking_ids"]
+        replay = await deliver(client, {**event, "id": f"{event['id']}_late"})
+        assert replay.status_code == 200 and replay.json()["status"] == "processed"
+    finally:
+        stripe_emu.clear_faults()

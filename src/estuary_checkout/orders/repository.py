@@ -15,6 +15,9 @@ from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.users.models import User
 
 OPEN_STATUSES = ("pending_payment", "processing")
+# Paid (or given up) for good: no news about the PaymentIntent can change these orders
+# (`orders.service.apply_intent` is a no-op for them), so nobody needs to ask Stripe again.
+SETTLED_STATUSES = ("completed", "failed", "refunded", "partially_refunded")
 
 
 class ConfirmedBooking(NamedTuple):

@@ -45,6 +45,16 @@ async def confirm_payment(
     if found is None:
         raise OrderNotFound()
     order, user.stripe_customer_id = found  # the caller's current Stripe customer
+    if order.status in orders_repo.SETTLED_STATUSES:
+        # already settled (by the webhook, the reconciler or an earlier confirm): Stripe was
+        # asked then, and nothing it says now could change the order
+        return ConfirmResult(
+            status=order.status,
+            order_id=order.id,
+            booking_ids=await orders_repo.booking_ids(session, order.id),
+            requires_action=False,
+            next_action=None,
+        )
     intent = await gateway.retrieve_intent(body.payment_intent_id)
     _check_intent_matches(order, user, intent)
     if (

@@ -50,6 +50,8 @@ async def _process(session: AsyncSession, gateway: StripeGateway, event: dict[st
         order = await orders_repo.by_payment_intent(session, str(obj.get("id")))
         if order is None:
             return "ignored"
+        if order.status in orders_repo.SETTLED_STATUSES:
+            return "processed"  # nothing the intent says can change it: no need to ask Stripe
         intent = await gateway.retrieve_intent(order.payment_intent_id or "")
         mismatched = payments_service.intent_mismatches(order, intent)
         if mismatched:
