@@ -44,3 +44,26 @@ async def test_quotes_may_be_stale_within_the_ttl_but_orders_never_are(settings,
 
 async def test_without_the_cache_quotes_see_changes_at_once(settings, session, make_token):
     assert await _run(settings, session, make_token, ttl=0) == (10000, 12000, 12000)
+
+
+async def test_expired_rows_are_reloaded_once_under_concurrency() -> None:
+    """20 quotes that all find a row expired cause one load; the others wait for it."""
+    import asyncio
+
+    from estuary_checkout.catalog.service import CatalogCache
+
+    cache = CatalogCache(ttl_seconds=60)
+    loads: list[set[int]] = []
+
+    async def load(missing: set[int]) -> dict[int, str]:
+        loads.append(set(missing))
+        await asyncio.sleep(0.01)  # a database read takes a while; the others arrive meanwhile
+        return {i: f"row{i}" for i in missing}
+
+    results = await asyncio.gather(*(cache._get(cache._services, [1, 2], load) for _ in range(20)))  # type: ignore[arg-type]
+    assert all(r == {1: "row1", 2: "row2"} for r in results)
+    print(f"\n20 concurrent lookups of expired rows: {len(loads)} load(s)")
+    assert loads == [{1, 2}]
+    # a later lookup that needs one more row loads only that row
+    assert await cache._get(cache._services, [2, 3], load) == {2: "row2", 3: "row3"}  # type: ignore[arg-type]
+    assert loads[-1] == {3}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -61,19 +62,30 @@ class CatalogCache:
         self.ttl = ttl_seconds
         self._services: dict[int, tuple[float, Service]] = {}
         self._practitioners: dict[int, tuple[float, Practitioner]] = {}
+        # one load at a time per store: when rows expire under load, the first request reloads
+        # them and the others wait for it instead of all reading the same rows at once
+        self._loading = {id(self._services): asyncio.Lock(), id(self._practitioners): asyncio.Lock()}
+
+    def _fresh(self, store: dict[int, tuple[float, T]], wanted: set[int]) -> dict[int, T]:
+        now = time.monotonic()
+        return {i: store[i][1] for i in wanted if i in store and now - store[i][0] < self.ttl}
 
     async def _get(
         self, store: dict[int, tuple[float, T]], ids: Iterable[int], load: Loader[T]
     ) -> dict[int, T]:
-        now = time.monotonic()
         wanted = set(ids)
-        found = {i: store[i][1] for i in wanted if i in store and now - store[i][0] < self.ttl}
-        missing = wanted - found.keys()
-        if missing:
-            loaded = await load(missing)
-            for i, row in loaded.items():
-                store[i] = (now, row)
-            found.update(loaded)
+        found = self._fresh(store, wanted)
+        if len(found) == len(wanted):
+            return found
+        async with self._loading[id(store)]:
+            found = self._fresh(store, wanted)  # loaded by the request we waited for?
+            missing = wanted - found.keys()
+            if missing:
+                now = time.monotonic()
+                loaded = await load(missing)
+                for i, row in loaded.items():
+                    store[i] = (now, row)
+                found.update(loaded)
         return found
 
     async def services(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Service]:
