@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import uuid
+import os
 from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from estuary_checkout.errors import envelope
+
+# Request ids: a random per-process prefix and a counter, unique without a random draw (a
+# getrandom syscall) per request.
+_rid_prefix = os.urandom(6).hex()
+_rid_counter = itertools.count(1)
+
+
+def _new_prefix() -> None:  # a forked worker must not repeat its parent's ids
+    global _rid_prefix, _rid_counter
+    _rid_prefix, _rid_counter = os.urandom(6).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def new_request_id() -> str:
+    return f"{_rid_prefix}{next(_rid_counter):010x}"
 
 
 class _TooLarge(BaseException):
@@ -44,7 +62,7 @@ class BodyLimitAndRequestId:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or new_request_id()
         rid_header = (b"x-request-id", request_id.encode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=request_id)
 

@@ -112,3 +112,22 @@ async def test_422_names_the_field_and_500_hides_the_trace():
         assert r.json()["code"] == "INTERNAL_ERROR"
         assert "secret" not in r.text and "Traceback" not in r.text
         assert r.json()["details"]["request_id"]
+
+
+def test_request_ids_are_unique_and_differ_after_fork() -> None:
+    import os
+
+    from estuary_checkout.middleware import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports its first id
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child_id not in ids and child_id[:12] != next(iter(ids))[:12]
