@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
 
 from estuary_checkout import health
 from estuary_checkout.config import Settings, get_settings
-from estuary_checkout.errors import install_error_handlers
+from estuary_checkout.errors import ROOT_ERROR_HANDLERS, install_error_handlers
 from estuary_checkout.logging import configure_logging
 from estuary_checkout.middleware import BodyLimitAndRequestId
 from estuary_checkout.routers import api_router
@@ -36,19 +39,26 @@ def create_checkout_app(state: AppState) -> FastAPI:
     return app
 
 
-def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> Starlette:
+    """The served app: a plain Starlette router that mounts the checkout app at MOUNT_PATH.
+
+    Only routing, request ids, the body cap and envelope 404s live at the root; a second FastAPI
+    app here would run a second FastAPI middleware stack on every request for nothing.
+    """
     settings = settings or (state.settings if state else get_settings())
     configure_logging(settings.log_level)
     state = state or AppState.build(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await state.aclose()
 
-    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    root = Starlette(
+        routes=[Mount(MOUNT_PATH, app=create_checkout_app(state))],
+        middleware=[Middleware(BodyLimitAndRequestId, max_body_bytes=settings.max_body_bytes)],
+        exception_handlers=ROOT_ERROR_HANDLERS,
+        lifespan=lifespan,
+    )
     root.state.checkout = state
-    install_error_handlers(root)
-    root.mount(MOUNT_PATH, create_checkout_app(state))
-    root.add_middleware(BodyLimitAndRequestId, max_body_bytes=settings.max_body_bytes)
     return root

@@ -130,39 +130,52 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or (str(loc[0]) if loc else "")
 
 
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return JSONResponse(
+        envelope(exc.message, exc.code, exc.details), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        errors.append(
+            {"field": _field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        )
+    first = errors[0] if errors else {"field": "", "message": "invalid"}
+    details = {"field": first["field"], "errors": errors}
+    message = (
+        f"Invalid request: {first['field']}: {first['message']}" if first["field"] else "Invalid request"
+    )
+    return JSONResponse(envelope(message, "VALIDATION_ERROR", details), status_code=422)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+    return JSONResponse(
+        envelope(message, code), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # the id the middleware put on this request (and on the response's X-Request-Id header)
+    request_id = structlog.contextvars.get_contextvars().get("request_id") or uuid.uuid4().hex
+    log.exception("unhandled_error", request_id=request_id, path=request.url.path)
+    return JSONResponse(
+        envelope("Internal server error", "INTERNAL_ERROR", {"request_id": request_id}), status_code=500
+    )
+
+
+# what the root app (routing only) needs: unknown paths and crashes in the envelope
+ROOT_ERROR_HANDLERS: dict[Any, Any] = {StarletteHTTPException: _http, Exception: _unhandled}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            envelope(exc.message, exc.code, exc.details), status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for e in exc.errors():
-            errors.append(
-                {"field": _field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-            )
-        first = errors[0] if errors else {"field": "", "message": "invalid"}
-        details = {"field": first["field"], "errors": errors}
-        message = (
-            f"Invalid request: {first['field']}: {first['message']}" if first["field"] else "Invalid request"
-        )
-        return JSONResponse(envelope(message, "VALIDATION_ERROR", details), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
-        return JSONResponse(
-            envelope(message, code), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-        )
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        log.exception("unhandled_error", request_id=request_id, path=request.url.path)
-        return JSONResponse(
-            envelope("Internal server error", "INTERNAL_ERROR", {"request_id": request_id}), status_code=500
-        )
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unhandled)

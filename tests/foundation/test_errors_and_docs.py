@@ -111,7 +111,10 @@ async def test_422_names_the_field_and_500_hides_the_trace():
         assert r.status_code == 500
         assert r.json()["code"] == "INTERNAL_ERROR"
         assert "secret" not in r.text and "Traceback" not in r.text
-        assert r.json()["details"]["request_id"]
+        # the id in the 500 envelope is the one on the response (and in the logs)
+        assert r.json()["details"]["request_id"] == r.headers["x-request-id"]
+        r = await c.get("/boom", headers={"X-Request-Id": "client-chosen-id"})
+        assert r.json()["details"]["request_id"] == "client-chosen-id" == r.headers["x-request-id"]
 
 
 def test_request_ids_are_unique_and_differ_after_fork() -> None:
