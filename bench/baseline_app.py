@@ -9,6 +9,9 @@
   SQLAlchemy Core, no ORM and no business logic. The shape comes from BENCH_DB_PLAN, e.g.
   "1,5" = one transaction with 1 statement, then one with 5 (bench/run.py measures it).
 
+Both apply the service's process settings: its pool settings and, with CHECKOUT_GC_TUNE (on by
+default), its garbage-collector tuning.
+
     uvicorn bench.baseline_app:create_app --factory ...
 """
 
@@ -24,7 +27,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 
-from estuary_checkout.config import Settings
+from estuary_checkout.config import Settings, tune_gc
 from estuary_checkout.db.session import make_engine
 
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -85,6 +88,8 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_tune:  # the same process settings as the service (CHECKOUT_GC_TUNE)
+            tune_gc()
         yield
         await engine.dispose()
 

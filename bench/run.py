@@ -412,9 +412,44 @@ async def count_round_trips(db: str, env: dict[str, str], token: str) -> RoundTr
 # load windows
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOADGEN_STARTUP_S = 0.3  # about how long the load generator takes to start before its clock runs
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _postgres_cpu_s() -> float:
+    """All PostgreSQL processes on the machine (server and backends; pooled backends live on)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if Path(entry.path, "comm").read_text().strip() == "postgres":
+                    total += _cpu_s(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
+def cpu_snapshot(stack: Stack, loadgen_pid: int) -> dict[str, float]:
+    snap = {name: _cpu_s(proc.pid) for name, proc in stack.procs}
+    snap["postgres"] = _postgres_cpu_s()
+    snap["loadgen"] = _cpu_s(loadgen_pid)
+    return snap
+
+
 def run_window(
     stack: Stack, scenario: str, concurrency: int, warmup: float, duration: float, extra: dict[str, Any]
 ) -> dict[str, Any]:
+    """One load window. Also samples every process's CPU time across (about) the measured part,
+    so the report can say where the CPU of one operation goes."""
     stack.check_alive()
     cfg = {
         "scenario": scenario,
@@ -427,17 +462,30 @@ def run_window(
     }
     path = stack.workdir / f"load-{scenario}-{concurrency}.json"
     path.write_text(json.dumps(cfg))
-    out = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "loadgen.py"), str(path)],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=warmup + duration + 120,
-        check=False,
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"loadgen {scenario}/{concurrency} failed: {out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    time.sleep(LOADGEN_STARTUP_S + warmup)
+    before, t0 = cpu_snapshot(stack, proc.pid), time.monotonic()
+    time.sleep(duration)
+    after, t1 = cpu_snapshot(stack, proc.pid), time.monotonic()
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"loadgen {scenario}/{concurrency} failed: {stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    ops = result["throughput"] * (t1 - t0)
+    result["cpu_ms_per_op"] = {
+        name: (after[name] - before.get(name, after[name])) * 1000 / ops if ops else float("nan")
+        for name in after
+    }
     log(
         f"{scenario:>6} c={concurrency:<3} {result['throughput']:8.1f}/s  p50 {result['p50_ms']:7.1f}  "
         f"p95 {result['p95_ms']:7.1f}  p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}"
@@ -524,6 +572,53 @@ LABELS = {
 }
 
 
+CPU_COLUMNS = ("api", "baseline", "postgres", "emulator", "worker", "temporal", "loadgen")
+TARGETS = {"create": ("create_vs_hello", 0.10), "flow": ("flow_vs_hello", 0.03)}
+
+
+def cpu_section(ctx: dict[str, Any]) -> list[str]:
+    """Where one operation's CPU goes, and what CPU per operation the targets leave."""
+    res: dict[tuple[str, int], dict[str, Any]] = ctx["results"]
+    c = max(ctx["mode"].concurrencies)
+    if "cpu_ms_per_op" not in res[("hello", c)]:
+        return []
+    ncpu = os.cpu_count() or 1
+    lines = [
+        "",
+        f"### Where the CPU of one operation goes ({c} clients)",
+        "",
+        "CPU time (user + system, from `/proc`) each process used during the measured window, divided "
+        "by the operations completed in it: ms of CPU per request (per completed order for flow). "
+        "`postgres` is every PostgreSQL process; `loadgen` is the load generator.",
+        "",
+        "| scenario | " + " | ".join(CPU_COLUMNS) + " | total |",
+        "|---|" + "---:|" * (len(CPU_COLUMNS) + 1),
+    ]
+    for sc in ("hello", "db", "calc", "create", "flow"):
+        cpu = res[(sc, c)]["cpu_ms_per_op"]
+        cells = [cpu.get(k, 0.0) for k in CPU_COLUMNS]
+        lines.append(f"| {sc} | " + " | ".join(fmt(v, 2) for v in cells) + f" | {fmt(sum(cells), 2)} |")
+    hello = res[("hello", c)]["throughput"]
+    lines += [
+        "",
+        f"What the targets ask for, on this machine's {ncpu} CPUs: the target rate is the ratio × "
+        f"hello's {fmt(hello)} req/s, and {ncpu} CPU-seconds per second shared by every process "
+        "allow at most this much CPU per operation:",
+        "",
+        "| scenario | target rate /s | CPU budget per op (ms) | measured total (ms) | Temporal + worker alone (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for sc, (_key, ratio) in TARGETS.items():
+        cpu = res[(sc, c)]["cpu_ms_per_op"]
+        total = sum(cpu.get(k, 0.0) for k in CPU_COLUMNS)
+        rate = ratio * hello
+        lines.append(
+            f"| {sc} | {fmt(rate)} | {fmt(ncpu * 1000 / rate, 2)} | {fmt(total, 2)} | "
+            f"{fmt(cpu.get('temporal', 0.0) + cpu.get('worker', 0.0), 2)} |"
+        )
+    return lines
+
+
 def render_report(ctx: dict[str, Any]) -> str:
     res: dict[tuple[str, int], dict[str, Any]] = ctx["results"]
     mode: Mode = ctx["mode"]
@@ -589,6 +684,7 @@ def render_report(ctx: dict[str, Any]) -> str:
                     for s in ("hello", "db", "calc")
                 )
             )
+    lines += cpu_section(ctx)
     lines += ["", "Flow steps (p50 / p99 ms, as seen by the client):", ""]
     for c in mode.concurrencies:
         steps = res[("flow", c)]["steps"]

@@ -103,6 +103,7 @@ def settings(database_url: str, stripe_api_base: str) -> Settings:
         # many app instances share one PostgreSQL (max_connections 100): keep few idle connections
         db_pool_size=3,
         catalog_cache_seconds=0,  # tests change the catalog and expect to see it at once
+        gc_tune=False,  # a process-wide setting; tests/foundation checks it on its own
         db_max_overflow=30,
         rate_limit_per_minute=10_000,
         _env_file=None,  # type: ignore[call-arg]

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from estuary_checkout import health
-from estuary_checkout.config import Settings, get_settings
+from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.errors import ROOT_ERROR_HANDLERS, install_error_handlers
 from estuary_checkout.logging import configure_logging
 from estuary_checkout.middleware import BodyLimitAndRequestId
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if settings.gc_tune:
+            tune_gc()
         yield
         await state.aclose()
 

@@ -134,3 +134,26 @@ def test_request_ids_are_unique_and_differ_after_fork() -> None:
     os.close(read)
     os.close(write)
     assert child_id not in ids and child_id[:12] != next(iter(ids))[:12]
+
+
+async def test_app_startup_tunes_the_garbage_collector(settings) -> None:
+    """With CHECKOUT_GC_TUNE (the default) the served app freezes its startup heap and raises
+    the young-generation threshold; without it, the process's GC settings are left alone."""
+    import gc
+
+    from estuary_checkout.app import create_app
+    from estuary_checkout.config import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    try:
+        off = create_app(settings.model_copy(update={"gc_tune": False}))
+        async with off.router.lifespan_context(off):
+            assert gc.get_threshold() == before
+        gc.unfreeze()
+        on = create_app(settings.model_copy(update={"gc_tune": True}))
+        async with on.router.lifespan_context(on):
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from estuary_checkout.config import Settings, get_settings
+from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
 from estuary_checkout.workflows.notifications import LogSender, NotificationSender
@@ -118,4 +118,6 @@ def main() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    if settings.gc_tune:
+        tune_gc()  # the modules are loaded: the same process tuning as the API
     asyncio.run(run_worker(settings))
