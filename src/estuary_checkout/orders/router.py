@@ -96,13 +96,12 @@ async def create_checkout(
     response_model=PriceQuote,
     responses=error_responses(*CART_ERRORS, RateLimited),
 )
-async def calculate_price(
-    body: CheckoutRequest, user: CurrentUser, session: DbSession, state: State
-) -> Response:
+async def calculate_price(body: CheckoutRequest, user: CurrentUser, state: State) -> Response:
     """Price a cart exactly as create would, writing nothing and calling no one."""
     if body.coupon_code:
         state.rate_limiter.enforce("coupon_attempt", user.id)
-    quote = await orders_service.quote(session, state.settings, user, body, catalog=state.catalog_cache)
+    async with state.session_factory() as session:
+        quote = await orders_service.quote(session, state.settings, user, body, catalog=state.catalog_cache)
     # serialized once here: the quote is built by our own code as a PriceQuote, so FastAPI's
     # second validation of the return value would only repeat the work (response_model stays
     # for the schema; tests check the body against it)
