@@ -4,8 +4,10 @@ declined card ends in a non-zero exit with the decline."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -118,6 +120,34 @@ def _demo(stack, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignor
     )
 
 
+async def _confirmation_written(database_url: str, booking_id: int, timeout: float = 30) -> bool:
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from estuary_checkout.workflows.models import Notification
+
+    engine = create_async_engine(database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with engine.connect() as conn:
+                kinds = (
+                    (
+                        await conn.execute(
+                            select(Notification.kind).where(Notification.booking_id == booking_id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if "confirmation" in kinds:
+                return True
+            await asyncio.sleep(0.2)
+        return False
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("kind", ["session", "bundle", "package"])
 def test_demo_pays_end_to_end(dev_stack, kind):  # type: ignore[no-untyped-def]
     r = _demo(dev_stack, "--user-email", "demo@example.com", "--checkout-type", kind)
@@ -126,6 +156,10 @@ def test_demo_pays_end_to_end(dev_stack, kind):  # type: ignore[no-untyped-def]
     if kind == "session":
         # the outbox relay started the booking's lifecycle workflow at the Temporal dev server
         assert "workflow booking-lifecycle-" in r.stdout and "RUNNING" in r.stdout
+        # and the worker (the production one, without the sandbox) ran it: its first activity
+        # wrote the booking's confirmation
+        booking_id = int(re.search(r"booking-lifecycle-(\d+)", r.stdout).group(1))  # type: ignore[union-attr]
+        assert asyncio.run(_confirmation_written(dev_stack["env"]["CHECKOUT_DATABASE_URL"], booking_id))
     else:
         assert "a pass was granted" in r.stdout
 
