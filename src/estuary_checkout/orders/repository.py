@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.db.base import utcnow
@@ -82,12 +81,8 @@ async def for_user_with_customer(
     return None if row is None else (row[0], row[1])
 
 
-async def get(
-    session: AsyncSession, order_id: uuid.UUID, *, with_lines: bool = False, for_update: bool = False
-) -> Order | None:
+async def get(session: AsyncSession, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
     stmt = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    if with_lines:
-        stmt = stmt.options(selectinload(Order.lines))
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
