@@ -100,6 +100,8 @@ async def calculate_price(body: CheckoutRequest, user: CurrentUser, state: State
     """Price a cart exactly as create would, writing nothing and calling no one."""
     if body.coupon_code:
         state.rate_limiter.enforce("coupon_attempt", user.id)
+    # read-only: a plain session, closed (so its connection goes back to the pool) before the
+    # response is serialized
     async with state.session_factory() as session:
         quote = await orders_service.quote(session, state.settings, user, body, catalog=state.catalog_cache)
     # serialized once here: the quote is built by our own code as a PriceQuote, so FastAPI's

@@ -85,9 +85,6 @@ async def quote(
 ) -> PriceQuote:
     """Price the cart; `catalog` may serve slightly stale catalog rows (quotes only)."""
     cart = await build_cart(session, settings, user, body, utcnow(), catalog=catalog)
-    # a quote writes nothing: end its read transaction now, so the connection goes back to the
-    # pool before the response is built rather than after it is serialized
-    await session.commit()
     t = cart.totals
     return PriceQuote(
         subtotal_cents=t.subtotal_cents,
