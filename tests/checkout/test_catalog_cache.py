@@ -60,10 +60,12 @@ async def test_expired_rows_are_reloaded_once_under_concurrency() -> None:
         await asyncio.sleep(0.01)  # a database read takes a while; the others arrive meanwhile
         return {i: f"row{i}" for i in missing}
 
-    results = await asyncio.gather(*(cache._get(cache._services, [1, 2], load) for _ in range(20)))  # type: ignore[arg-type]
+    results = await asyncio.gather(
+        *(cache._get(cache._services, cache._services_loading, [1, 2], load) for _ in range(20))
+    )  # type: ignore[arg-type]
     assert all(r == {1: "row1", 2: "row2"} for r in results)
     print(f"\n20 concurrent lookups of expired rows: {len(loads)} load(s)")
     assert loads == [{1, 2}]
     # a later lookup that needs one more row loads only that row
-    assert await cache._get(cache._services, [2, 3], load) == {2: "row2", 3: "row3"}  # type: ignore[arg-type]
+    assert await cache._get(cache._services, cache._services_loading, [2, 3], load) == {2: "row2", 3: "row3"}  # type: ignore[arg-type]
     assert loads[-1] == {3}

@@ -64,20 +64,21 @@ class CatalogCache:
         self._practitioners: dict[int, tuple[float, Practitioner]] = {}
         # one load at a time per store: when rows expire under load, the first request reloads
         # them and the others wait for it instead of all reading the same rows at once
-        self._loading = {id(self._services): asyncio.Lock(), id(self._practitioners): asyncio.Lock()}
+        self._services_loading = asyncio.Lock()
+        self._practitioners_loading = asyncio.Lock()
 
     def _fresh(self, store: dict[int, tuple[float, T]], wanted: set[int]) -> dict[int, T]:
         now = time.monotonic()
         return {i: store[i][1] for i in wanted if i in store and now - store[i][0] < self.ttl}
 
     async def _get(
-        self, store: dict[int, tuple[float, T]], ids: Iterable[int], load: Loader[T]
+        self, store: dict[int, tuple[float, T]], loading: asyncio.Lock, ids: Iterable[int], load: Loader[T]
     ) -> dict[int, T]:
         wanted = set(ids)
         found = self._fresh(store, wanted)
         if len(found) == len(wanted):
             return found
-        async with self._loading[id(store)]:
+        async with loading:
             found = self._fresh(store, wanted)  # loaded by the request we waited for?
             missing = wanted - found.keys()
             if missing:
@@ -90,10 +91,16 @@ class CatalogCache:
 
     async def services(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Service]:
         return await self._get(
-            self._services, ids, lambda missing: catalog_repo.services_by_id(session, missing)
+            self._services,
+            self._services_loading,
+            ids,
+            lambda missing: catalog_repo.services_by_id(session, missing),
         )
 
     async def practitioners(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Practitioner]:
         return await self._get(
-            self._practitioners, ids, lambda missing: catalog_repo.practitioners_by_id(session, missing)
+            self._practitioners,
+            self._practitioners_loading,
+            ids,
+            lambda missing: catalog_repo.practitioners_by_id(session, missing),
         )
