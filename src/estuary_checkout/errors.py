@@ -177,5 +177,5 @@ ROOT_ERROR_HANDLERS: dict[Any, Any] = {StarletteHTTPException: _http, Exception:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unhandled)
+    for exc_type, handler in ROOT_ERROR_HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
