@@ -927,6 +927,7 @@ def bench(
             "db": db,
             "pids": {name: p.pid for name, p in stack.procs},
         }
+        (ROOT / "var").mkdir(exist_ok=True)
         (ROOT / "var" / "bench-stack.json").write_text(json.dumps(info, indent=1))
         log(f"stack up, details in var/bench-stack.json; holding for {hold:.0f} s")
         deadline = time.monotonic() + hold

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.auth.service import decode_token
@@ -18,9 +19,13 @@ from estuary_checkout.users import service as users_service
 from estuary_checkout.users.models import User
 
 
+def app_state(request: Request) -> AppState:
+    return request.app.state.checkout  # type: ignore[no-any-return]
+
+
 # async on purpose: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per request
 async def get_state(request: Request) -> AppState:
-    return request.app.state.checkout  # type: ignore[no-any-return]
+    return app_state(request)
 
 
 State = Annotated[AppState, Depends(get_state)]
@@ -42,31 +47,41 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 KNOWN_USERS_MAX = 50_000
-_bearer = HTTPBearer(auto_error=False, description="JWT issued by the host platform")
 
 
-async def get_current_user(
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    claims = decode_token(state.settings, credentials.credentials, state.verified_tokens)
-    known = state.known_users.get(claims.sub)
-    if known is not None and known[1:] == (claims.email or known[1], claims.roles):
-        # a detached row with what auth needs; services re-read the user row when they need its
-        # Stripe customer (orders.repository.lock_user, payments.service)
-        return User(id=known[0], external_id=claims.sub, email=known[1], roles=list(known[2]))
-    # first sight (or changed claims): create/update in a short transaction of its own, so the
-    # request's transaction (and its rollback on error) never undoes it
-    async for session in session_scope(state.session_factory):
-        user = await users_service.from_claims(session, claims)
-    if len(state.known_users) >= KNOWN_USERS_MAX:
-        state.known_users.clear()
-    state.known_users[claims.sub] = (user.id, user.email, tuple(user.roles or []))
-    return user
+class BearerCaller(HTTPBearer):
+    """The caller, from the bearer JWT, as one dependency.
+
+    A subclass of FastAPI's HTTPBearer so OpenAPI still declares the bearer scheme, but it reads
+    the header and the app state itself and returns the User: one dependency to solve per request
+    instead of three (state, credentials, user), which is measurable on the hottest route.
+    """
+
+    async def __call__(self, request: Request) -> User:  # type: ignore[override]
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if not token or scheme.lower() != "bearer":
+            raise Unauthorized("Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        state = app_state(request)
+        claims = decode_token(state.settings, token, state.verified_tokens)
+        known = state.known_users.get(claims.sub)
+        if known is not None and known[1:] == (claims.email or known[1], claims.roles):
+            # a detached row with what auth needs; services re-read the user row when they need
+            # its Stripe customer (orders.repository.lock_user, payments.service)
+            return User(id=known[0], external_id=claims.sub, email=known[1], roles=list(known[2]))
+        # first sight (or changed claims): create/update in a short transaction of its own, so
+        # the request's transaction (and its rollback on error) never undoes it
+        async for session in session_scope(state.session_factory):
+            user = await users_service.from_claims(session, claims)
+        if len(state.known_users) >= KNOWN_USERS_MAX:
+            state.known_users.clear()
+        state.known_users[claims.sub] = (user.id, user.email, tuple(user.roles or []))
+        return user
 
 
+# scheme_name keeps the OpenAPI security scheme's name what it was with a plain HTTPBearer
+get_current_user = BearerCaller(
+    auto_error=False, scheme_name="HTTPBearer", description="JWT issued by the host platform"
+)
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 

@@ -1,4 +1,4 @@
-"""Every domain router, under /api/v1/stripe."""
+"""Every domain router; each declares its paths under API_PREFIX (/api/v1/stripe) itself."""
 
 from fastapi import APIRouter
 
@@ -7,8 +7,4 @@ from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.payments.router import router as payments_router
 from estuary_checkout.webhooks.router import router as webhooks_router
 
-api_router = APIRouter()
-api_router.include_router(orders_router)
-api_router.include_router(payments_router)
-api_router.include_router(credits_router)
-api_router.include_router(webhooks_router)
+API_ROUTERS: tuple[APIRouter, ...] = (orders_router, payments_router, credits_router, webhooks_router)

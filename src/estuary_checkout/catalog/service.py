@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.models import Practitioner, Service
+from estuary_checkout.db.session import SessionOrConnection, orm_session
 
 T = TypeVar("T")
 Loader = Callable[[set[int]], Awaitable[dict[int, T]]]
@@ -89,18 +88,16 @@ class CatalogCache:
                 found.update(loaded)
         return found
 
-    async def services(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Service]:
-        return await self._get(
-            self._services,
-            self._services_loading,
-            ids,
-            lambda missing: catalog_repo.services_by_id(session, missing),
-        )
+    async def services(self, db: SessionOrConnection, ids: Iterable[int]) -> dict[int, Service]:
+        async def load(missing: set[int]) -> dict[int, Service]:
+            async with orm_session(db) as session:
+                return await catalog_repo.services_by_id(session, missing)
 
-    async def practitioners(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, Practitioner]:
-        return await self._get(
-            self._practitioners,
-            self._practitioners_loading,
-            ids,
-            lambda missing: catalog_repo.practitioners_by_id(session, missing),
-        )
+        return await self._get(self._services, self._services_loading, ids, load)
+
+    async def practitioners(self, db: SessionOrConnection, ids: Iterable[int]) -> dict[int, Practitioner]:
+        async def load(missing: set[int]) -> dict[int, Practitioner]:
+            async with orm_session(db) as session:
+                return await catalog_repo.practitioners_by_id(session, missing)
+
+        return await self._get(self._practitioners, self._practitioners_loading, ids, load)

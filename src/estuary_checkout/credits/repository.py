@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import upsert_insert
+from estuary_checkout.db.session import SessionOrConnection, core_connection, upsert_insert
 
 
 async def ensure_balance_row(session: AsyncSession, user_id: int, currency: str = "usd") -> None:
@@ -28,9 +28,9 @@ _BALANCE_CENTS = select(CreditBalance.__table__.c.balance_cents).where(
 )
 
 
-async def balance_cents(session: AsyncSession, user_id: int) -> int:
+async def balance_cents(db: SessionOrConnection, user_id: int) -> int:
     """The spendable balance alone (a hot read on every quote and create; plain Core)."""
-    conn = await session.connection()
+    conn = await core_connection(db)
     value = (await conn.execute(_BALANCE_CENTS, {"user_id": user_id})).scalar_one_or_none()
     return int(value or 0)
 

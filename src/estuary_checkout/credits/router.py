@@ -6,8 +6,9 @@ from estuary_checkout.credits import service as credits_service
 from estuary_checkout.credits.schemas import CreditBalancePublic
 from estuary_checkout.deps import CurrentUser, DbSession
 from estuary_checkout.errors import error_responses
+from estuary_checkout.paths import API_PREFIX
 
-router = APIRouter(tags=["credits"])
+router = APIRouter(prefix=API_PREFIX, tags=["credits"])
 
 
 @router.get("/credits/balance", response_model=CreditBalancePublic, responses=error_responses())

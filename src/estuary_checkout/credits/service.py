@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.credits import repository
 from estuary_checkout.credits.errors import InsufficientCredit
+from estuary_checkout.db.session import SessionOrConnection
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ async def get_balance(session: AsyncSession, user_id: int) -> Balance:
     return Balance(row.balance_cents, row.held_cents, row.currency, row.updated_at)
 
 
-async def available_cents(session: AsyncSession, user_id: int) -> int:
-    return await repository.balance_cents(session, user_id)
+async def available_cents(db: SessionOrConnection, user_id: int) -> int:
+    return await repository.balance_cents(db, user_id)
 
 
 async def _movement(

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+# What read paths take: the request's session, or a bare connection where no ORM session is
+# needed (calculate-price: an AsyncSession costs ~10 % of a quote's instructions).
+SessionOrConnection = AsyncSession | AsyncConnection
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -65,6 +76,27 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+async def core_connection(db: SessionOrConnection) -> AsyncConnection:
+    """The connection to run Core statements on: `db` itself, or the session's (in its transaction)."""
+    if isinstance(db, AsyncConnection):
+        return db
+    return await db.connection()
+
+
+@asynccontextmanager
+async def orm_session(db: SessionOrConnection) -> AsyncIterator[AsyncSession]:
+    """An ORM session for `db`: the session itself, or one joined to the connection's transaction.
+
+    Closing the joined session leaves the connection and its transaction to their owner; the rows
+    it loaded stay usable (detached, attributes loaded).
+    """
+    if isinstance(db, AsyncSession):
+        yield db
+        return
+    async with AsyncSession(bind=db, expire_on_commit=False, autoflush=False) as session:
+        yield session
 
 
 def is_postgres(session_or_engine: Any) -> bool:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog import service as catalog_service
 from estuary_checkout.catalog.models import Practitioner, Service
@@ -15,6 +13,7 @@ from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
+from estuary_checkout.db.session import SessionOrConnection, orm_session
 from estuary_checkout.orders.errors import (
     CheckoutTypeMismatch,
     CurrencyMismatch,
@@ -139,7 +138,7 @@ def _package_children(service: Service, item: CheckoutItem, line_no: int) -> lis
 
 
 async def build_cart(
-    session: AsyncSession,
+    db: SessionOrConnection,
     settings: Settings,
     user: User,
     body: CheckoutRequest,
@@ -147,14 +146,16 @@ async def build_cart(
     *,
     catalog: catalog_service.CatalogCache | None = None,
 ) -> Cart:
+    """`db` is the create transaction's session, or (quotes) a bare read connection."""
     if catalog is not None:
-        services = await catalog.services(session, (i.service_id for i in body.items))
-        practitioners = await catalog.practitioners(session, (i.practitioner_id for i in body.items))
+        services = await catalog.services(db, (i.service_id for i in body.items))
+        practitioners = await catalog.practitioners(db, (i.practitioner_id for i in body.items))
     else:
-        services = await catalog_repo.services_by_id(session, (i.service_id for i in body.items))
-        practitioners = await catalog_repo.practitioners_by_id(
-            session, (i.practitioner_id for i in body.items)
-        )
+        async with orm_session(db) as session:
+            services = await catalog_repo.services_by_id(session, (i.service_id for i in body.items))
+            practitioners = await catalog_repo.practitioners_by_id(
+                session, (i.practitioner_id for i in body.items)
+            )
     want_type = SERVICE_TYPE[body.checkout_type]
     lines: list[CartLine] = []
     currencies: set[str] = set()
@@ -208,7 +209,7 @@ async def build_cart(
             pass_id = None
             if item.use_pass:
                 for candidate, left in await passes_service.sessions_left(
-                    session, user_id=user.id, service_id=service.id, practitioner_id=practitioner.id, now=now
+                    db, user_id=user.id, service_id=service.id, practitioner_id=practitioner.id, now=now
                 ):
                     if left - pass_uses.get(candidate, 0) > 0:
                         pass_id = candidate
@@ -258,17 +259,18 @@ async def build_cart(
 
     coupon = None
     if body.coupon_code:
-        coupon = await coupons_service.validate(
-            session,
-            code=body.coupon_code,
-            user_id=user.id,
-            checkout_type=body.checkout_type,
-            service_ids={line.service.id for line in lines},
-            subtotal_cents=subtotal,
-            currency=currency,
-            now=now,
-        )
-    available = await credits_service.available_cents(session, user.id)
+        async with orm_session(db) as session:
+            coupon = await coupons_service.validate(
+                session,
+                code=body.coupon_code,
+                user_id=user.id,
+                checkout_type=body.checkout_type,
+                service_ids={line.service.id for line in lines},
+                subtotal_cents=subtotal,
+                currency=currency,
+                now=now,
+            )
+    available = await credits_service.available_cents(db, user.id)
     totals = pricing.price_totals(
         priced,
         coupon=coupons_service.terms(coupon) if coupon else None,

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from estuary_checkout.coupons import errors as coupon_errors
 from estuary_checkout.credits.errors import InsufficientCredit
-from estuary_checkout.deps import CurrentUser, DbSession, IdempotencyKey, State, rate_limit
+from estuary_checkout.deps import CurrentUser, DbSession, IdempotencyKey, State, app_state, rate_limit
 from estuary_checkout.errors import RateLimited, error_responses
 from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
@@ -17,10 +17,11 @@ from estuary_checkout.orders.schemas import (
     PriceQuote,
     StatusRequest,
 )
+from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentFailed, PaymentMethodNotFound, PaymentProviderUnavailable
 from estuary_checkout.pricing.errors import AmountTooSmall
 
-router = APIRouter(tags=["checkout"])
+router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
 
 CART_ERRORS = (
     e.ServiceNotFound,
@@ -96,14 +97,15 @@ async def create_checkout(
     response_model=PriceQuote,
     responses=error_responses(*CART_ERRORS, RateLimited),
 )
-async def calculate_price(body: CheckoutRequest, user: CurrentUser, state: State) -> Response:
+async def calculate_price(body: CheckoutRequest, user: CurrentUser, request: Request) -> Response:
     """Price a cart exactly as create would, writing nothing and calling no one."""
+    state = app_state(request)  # not the State dependency: one less to solve on the hottest route
     if body.coupon_code:
         state.rate_limiter.enforce("coupon_attempt", user.id)
-    # read-only: a plain session, closed (so its connection goes back to the pool) before the
-    # response is serialized
-    async with state.session_factory() as session:
-        quote = await orders_service.quote(session, state.settings, user, body, catalog=state.catalog_cache)
+    # read-only: a bare connection (no ORM session: ~10 % of a quote), back in the pool (its
+    # read transaction rolled back) before the response is serialized
+    async with state.engine.connect() as conn:
+        quote = await orders_service.quote(conn, state.settings, user, body, catalog=state.catalog_cache)
     # serialized once here: the quote is built by our own code as a PriceQuote, so FastAPI's
     # second validation of the return value would only repeat the work (response_model stays
     # for the schema; tests check the body against it)

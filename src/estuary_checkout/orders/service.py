@@ -26,7 +26,7 @@ from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope
+from estuary_checkout.db.session import SessionOrConnection, session_scope
 from estuary_checkout.errors import AppError
 from estuary_checkout.orders import repository
 from estuary_checkout.orders.cart import Cart, build_cart
@@ -76,7 +76,7 @@ def order_id_for(user_id: int, idempotency_key: str | None) -> uuid.UUID:
 
 
 async def quote(
-    session: AsyncSession,
+    db: SessionOrConnection,
     settings: Settings,
     user: User,
     body: CheckoutRequest,
@@ -84,7 +84,7 @@ async def quote(
     catalog: CatalogCache | None = None,
 ) -> PriceQuote:
     """Price the cart; `catalog` may serve slightly stale catalog rows (quotes only)."""
-    cart = await build_cart(session, settings, user, body, utcnow(), catalog=catalog)
+    cart = await build_cart(db, settings, user, body, utcnow(), catalog=catalog)
     t = cart.totals
     return PriceQuote(
         subtotal_cents=t.subtotal_cents,

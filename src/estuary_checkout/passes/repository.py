@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estuary_checkout.db.session import upsert_insert
+from estuary_checkout.db.session import SessionOrConnection, core_connection, upsert_insert
 from estuary_checkout.passes.models import Pass
 
 _pass = Pass.__table__.c
@@ -25,11 +25,11 @@ _REDEEMABLE_LEFT = (
 
 
 async def redeemable_left(
-    session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
+    db: SessionOrConnection, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
 ) -> list[tuple[int, int]]:
     """(pass id, sessions left) of the user's active, unexpired passes with sessions left, soonest to
     expire first."""
-    conn = await session.connection()
+    conn = await core_connection(db)
     rows = await conn.execute(
         _REDEEMABLE_LEFT,
         {"user_id": user_id, "service_id": service_id, "practitioner_id": practitioner_id, "now": now},

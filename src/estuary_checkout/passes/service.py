@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import SessionOrConnection
 from estuary_checkout.passes import repository
 
 
 async def sessions_left(
-    session: AsyncSession, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
+    db: SessionOrConnection, *, user_id: int, service_id: int, practitioner_id: int, now: datetime
 ) -> list[tuple[int, int]]:
     """(pass id, sessions left) of the caller's redeemable passes, soonest to expire first."""
     return await repository.redeemable_left(
-        session, user_id=user_id, service_id=service_id, practitioner_id=practitioner_id, now=now
+        db, user_id=user_id, service_id=service_id, practitioner_id=practitioner_id, now=now
     )
 
 

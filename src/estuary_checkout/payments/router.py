@@ -8,6 +8,7 @@ from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
 from estuary_checkout.orders.errors import OrderNotFound, PassUnavailable, SlotUnavailable
 from estuary_checkout.orders.schemas import ConfirmRequest, ConfirmResult
+from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments import service as payments_service
 from estuary_checkout.payments.errors import (
     PaymentFailed,
@@ -17,7 +18,7 @@ from estuary_checkout.payments.errors import (
 )
 from estuary_checkout.payments.schemas import PaymentMethodList, PublicConfig
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(prefix=API_PREFIX, tags=["payments"])
 
 
 @router.post(

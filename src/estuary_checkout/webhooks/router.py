@@ -6,11 +6,12 @@ from fastapi import APIRouter, Header, Request
 
 from estuary_checkout.deps import State
 from estuary_checkout.errors import error_responses
+from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentProviderUnavailable
 from estuary_checkout.webhooks import service as webhooks_service
 from estuary_checkout.webhooks.errors import InvalidSignature
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(prefix=API_PREFIX, tags=["webhooks"])
 
 
 @router.post(
