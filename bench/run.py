@@ -349,6 +349,7 @@ async def count_round_trips(db: str, env: dict[str, str], token: str) -> RoundTr
     from bench.baseline_app import create_app as create_baseline
     from estuary_checkout.app import create_app
     from estuary_checkout.config import Settings
+    from estuary_checkout.state import AppState
 
     counter = WireCounter()
     await counter.start()
@@ -357,8 +358,8 @@ async def count_round_trips(db: str, env: dict[str, str], token: str) -> RoundTr
         **{k[len("CHECKOUT_") :].lower(): v for k, v in env.items() if k.startswith("CHECKOUT_")}
         | {"database_url": url}
     )
-    app = create_app(settings)
-    state = app.state.checkout
+    state = AppState.build(settings)
+    app = create_app(settings, state=state)
     groups: list[list[str]] = []
 
     @event.listens_for(state.engine.sync_engine.pool, "checkout")

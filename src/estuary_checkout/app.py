@@ -6,13 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp
 
 from estuary_checkout import health
 from estuary_checkout.config import Settings, get_settings, tune_gc
-from estuary_checkout.errors import ROOT_ERROR_HANDLERS, install_error_handlers
+from estuary_checkout.errors import install_error_handlers, not_found_app
 from estuary_checkout.logging import configure_logging
 from estuary_checkout.middleware import BodyLimitAndRequestId
 from estuary_checkout.paths import MOUNT_PATH
@@ -40,28 +39,26 @@ def create_checkout_app(state: AppState) -> FastAPI:
     return app
 
 
-def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> Starlette:
-    """The served app: a plain Starlette router that mounts the checkout app at MOUNT_PATH.
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> ASGIApp:
+    """The served ASGI app: request ids and the body cap, then a bare router that mounts the
+    checkout app at MOUNT_PATH and answers an envelope 404 for any other path.
 
-    Only routing, request ids, the body cap and envelope 404s live at the root; a second FastAPI
-    app here would run a second FastAPI middleware stack on every request for nothing.
+    Nothing else lives at the root: errors inside the checkout app are turned into envelopes by
+    its own handlers, and a Starlette (or FastAPI) app here would run a second exception-handling
+    middleware stack on every request for nothing (measured: ~4 % of a quote's instructions).
     """
     settings = settings or (state.settings if state else get_settings())
     configure_logging(settings.log_level)
     state = state or AppState.build(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: object) -> AsyncIterator[None]:
         if settings.gc_tune:
             tune_gc()
         yield
         await state.aclose()
 
-    root = Starlette(
-        routes=[Mount(MOUNT_PATH, app=create_checkout_app(state))],
-        middleware=[Middleware(BodyLimitAndRequestId, max_body_bytes=settings.max_body_bytes)],
-        exception_handlers=ROOT_ERROR_HANDLERS,
-        lifespan=lifespan,
+    router = Router(
+        routes=[Mount(MOUNT_PATH, app=create_checkout_app(state))], default=not_found_app, lifespan=lifespan
     )
-    root.state.checkout = state
-    return root
+    return BodyLimitAndRequestId(router, max_body_bytes=settings.max_body_bytes)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -170,12 +171,16 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-# what the root app (routing only) needs: unknown paths and crashes in the envelope
-ROOT_ERROR_HANDLERS: dict[Any, Any] = {StarletteHTTPException: _http, Exception: _unhandled}
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation)
-    for exc_type, handler in ROOT_ERROR_HANDLERS.items():
-        app.add_exception_handler(exc_type, handler)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The root router's answer for paths outside the mounted app: the same envelope 404."""
+    if scope["type"] == "websocket":  # nothing is served over websockets
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    await JSONResponse(envelope("Not Found", _HTTP_CODES[404]), status_code=404)(scope, receive, send)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -144,14 +148,27 @@ async def test_app_startup_tunes_the_garbage_collector(settings) -> None:
     from estuary_checkout.app import create_app
     from estuary_checkout.config import GC_THRESHOLDS
 
+    @contextlib.asynccontextmanager
+    async def started(app: Any) -> AsyncIterator[None]:
+        """The ASGI lifespan protocol, as a server drives it."""
+        to_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        from_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        task = asyncio.create_task(
+            app({"type": "lifespan", "asgi": {"version": "3.0"}}, to_app.get, from_app.put)
+        )
+        await to_app.put({"type": "lifespan.startup"})
+        assert (await from_app.get())["type"] == "lifespan.startup.complete"
+        yield
+        await to_app.put({"type": "lifespan.shutdown"})
+        assert (await from_app.get())["type"] == "lifespan.shutdown.complete"
+        await task
+
     before = gc.get_threshold()
     try:
-        off = create_app(settings.model_copy(update={"gc_tune": False}))
-        async with off.router.lifespan_context(off):
+        async with started(create_app(settings.model_copy(update={"gc_tune": False}))):
             assert gc.get_threshold() == before
         gc.unfreeze()
-        on = create_app(settings.model_copy(update={"gc_tune": True}))
-        async with on.router.lifespan_context(on):
+        async with started(create_app(settings.model_copy(update={"gc_tune": True}))):
             assert gc.get_threshold() == GC_THRESHOLDS
             assert gc.get_freeze_count() > 1000
     finally:
