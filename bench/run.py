@@ -90,7 +90,7 @@ class Mode:
     reps: int = 1
 
 
-QUICK = Mode("quick", 2, 5, (20, 50), (1_000, 1_000_000), 2, 8, 3, 8, False, reps=3)
+QUICK = Mode("quick", 2, 5, (20, 50), (1_000, 1_000_000), 2, 8, 3, 8, False, reps=5)
 FULL = Mode("full", 5, 20, (20, 50), (1_000, 10_000, 100_000, 1_000_000), 5, 20, 5, 30, True, reps=3)
 SMOKE = Mode("smoke", 1, 2, (20, 50), (1_000, 10_000), 1, 2, 1, 3, True)  # harness check only
 
@@ -749,7 +749,7 @@ def render_report(ctx: dict[str, Any]) -> str:
         "available 24 h, each slot used once; calculate-price prices service 123 with practitioner 456 "
         "(`use_credits`).",
         "",
-        "Rerun: `make bench` (full: ~12 min) or `make bench-quick` (~5 min). Raw results: "
+        "Rerun: `make bench` (full: ~12 min) or `make bench-quick` (~7 min). Raw results: "
         f"`{ctx['raw_path']}`.",
         MARK_END,
     ]
@@ -1057,7 +1057,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short windows, growth 1k and 1M (~5 min)")
+    parser.add_argument("--quick", action="store_true", help="short windows, growth 1k and 1M (~7 min)")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-webhooks", action="store_true", help="do not deliver emulator webhooks to the API"
