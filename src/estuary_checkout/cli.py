@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import os
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -186,7 +188,20 @@ def demo(
         asyncio.run(run_demo(settings, token_value, opts, out))
     except DemoFailed as exc:
         out.print(f"[red]✗ {exc}[/]")
-        raise typer.Exit(1) from exc
+        _exit_without_teardown(1)
+    _exit_without_teardown(0)
+
+
+def _exit_without_teardown(code: int) -> NoReturn:
+    """End a short-lived command that used the Temporal client without interpreter teardown.
+
+    The client's Rust runtime keeps native threads that can abort CPython's finalization
+    ("PyGILState_Release: thread state … must be current", SIGABRT) after all the work is done
+    (temporalio/sdk-python#300, seen once in CI on the demo). Everything is flushed first.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()
