@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint migrate seed token bench bench-quick clean
+.PHONY: install run test test-sqlite test-postgres lint migrate seed token bench bench-quick bench-instructions clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python bench/run.py --quick
+
+bench-instructions: install  ## instructions per request (valgrind): compare hot-path changes
+	$(BIN)/python bench/instructions.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
