@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` as a package when run as a script
 
 from bench.run import (  # noqa: E402
-    BIN,
     JWT_SECRET,
     PG_HOST,
     PG_PORT,
@@ -47,6 +46,7 @@ from bench.run import (  # noqa: E402
     create_db,
     drop_db,
     log,
+    prepare_database,
 )
 
 TARGETS = ("hello", "db", "calc")
@@ -195,24 +195,9 @@ def main() -> int:
         "CHECKOUT_RATE_LIMIT_PER_MINUTE": "1000000000",
         "CHECKOUT_LOG_LEVEL": "WARNING",
     }
-    cli = str(BIN / "estuary-checkout")
     asyncio.run(create_db(db))
     try:
-        log(f"database {db}: migrate + seed-demo")
-        subprocess.run([cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-        subprocess.run([cli, "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
-        token = (
-            subprocess.run(
-                [cli, "token", "--user-email", "bench-0@example.com", "--ttl", "7200"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        token = prepare_database(db, env)
         plan = asyncio.run(count_round_trips(db, env, token)).plan
         env["BENCH_DB_PLAN"] = ",".join(map(str, plan))  # the db baseline mirrors the quote's round trips
         results: dict[str, float] = {}

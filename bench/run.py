@@ -845,21 +845,9 @@ def bench(
         "CHECKOUT_PORT": str(ports["api"]),
     }
     cli = str(BIN / "estuary-checkout")
-    log(f"database {db}: migrate + seed-demo")
-    subprocess.run([cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([cli, "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    tokens = [prepare_database(db, env)]
     practitioners = asyncio.run(add_bench_catalog(db))
-
     n_users = max(mode.concurrencies)
-    first = subprocess.run(
-        [cli, "token", "--user-email", "bench-0@example.com", "--ttl", "7200"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    tokens = [first.stdout.strip().splitlines()[-1]]
     tokens += asyncio.run(mint_tokens(env, [f"bench-{i}@example.com" for i in range(1, n_users)]))
 
     log("counting database round trips of calculate-price")
@@ -1028,6 +1016,24 @@ async def server_version() -> str:
         return "PostgreSQL " + str(await conn.fetchval("SHOW server_version")).split()[0]
     finally:
         await conn.close()
+
+
+def prepare_database(db: str, env: dict[str, str]) -> str:
+    """Migrations and the demo catalog on env's database (`db`); returns a token for the first
+    bench user (the CLI creates the user on first sight)."""
+    cli = str(BIN / "estuary-checkout")
+    log(f"database {db}: migrate + seed-demo")
+    subprocess.run([cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([cli, "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    token = subprocess.run(
+        [cli, "token", "--user-email", "bench-0@example.com", "--ttl", "7200"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return token.stdout.strip().splitlines()[-1]
 
 
 async def mint_tokens(env: dict[str, str], emails: list[str]) -> list[str]:
