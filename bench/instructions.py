@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` as a package when run as a script
 
 from bench.run import (  # noqa: E402
+    API,
     JWT_SECRET,
     PG_HOST,
     PG_PORT,
@@ -52,7 +53,7 @@ from bench.run import (  # noqa: E402
 TARGETS = ("hello", "db", "calc")
 CONCURRENCY = 20
 WARMUP = 200
-CALC_PATH = "/stripe/fastapi/api/v1/stripe/checkout/calculate-price"
+CALC_PATH = f"{API}/checkout/calculate-price"
 
 
 # ---------------------------------------------------------------------------------------------
