@@ -19,15 +19,39 @@ def _url() -> str:
     return config.attributes.get("url") or get_settings().database_url
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Switch SQLite's foreign key enforcement, outside any transaction (inside one it is a no-op).
+
+    A batch migration rebuilds a table (create a copy, drop the old one, rename): with
+    enforcement on, dropping a referenced table would delete its children through ON DELETE
+    CASCADE. SQLite's own procedure for such changes turns enforcement off for the change and
+    checks every reference afterwards (`foreign_key_check`), which `_run` does.
+    """
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite and not connection.in_transaction():
+        _sqlite_foreign_keys(connection, on=False)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+    if sqlite and not connection.in_transaction():
+        _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_async() -> None:

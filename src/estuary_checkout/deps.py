@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from estuary_checkout.auth.service import decode_token
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import session_scope
 from estuary_checkout.errors import Forbidden, Unauthorized
+from estuary_checkout.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from estuary_checkout.state import AppState
 from estuary_checkout.users import service as users_service
 from estuary_checkout.users.models import User
@@ -112,3 +113,18 @@ def rate_limit(bucket: str):  # type: ignore[no-untyped-def]
         state.rate_limiter.enforce(bucket, user.id)
 
     return Depends(_dep)
+
+
+# Every list route: `?limit=` and `?cursor=` (see estuary_checkout.pagination)
+ListLimit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1..{MAX_LIMIT} (default {DEFAULT_LIMIT})")
+]
+ListCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="`next_cursor` of the previous page",
+    ),
+]

@@ -18,12 +18,17 @@ class Booking(Base):
 
     Overlap between blocking bookings of one practitioner is refused by the database: an
     exclusion constraint on PostgreSQL, triggers on SQLite (see migrations and docs/decisions.md).
+    What may not overlap is [start_at, blocked_until): the session plus the practitioner's
+    buffer after it, as it was when the booking took (or last moved to) its slot. Two sessions
+    therefore always lie at least the earlier one's buffer apart, and the same guard that stops
+    double bookings stops a booking inside another's buffer.
     """
 
     __tablename__ = "booking"
     __table_args__ = (
         CheckConstraint("status IN ('" + "', '".join(BOOKING_STATUSES) + "')", name="status"),
         CheckConstraint("start_at < end_at", name="time_order"),
+        CheckConstraint("blocked_until >= end_at", name="blocked_after_end"),
         Index("ix_booking_practitioner_start", "practitioner_id", "start_at"),
     )
 
@@ -36,6 +41,10 @@ class Booking(Base):
     pass_id: Mapped[int | None] = mapped_column(ForeignKey("pass.id"))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # end_at + the practitioner's buffer (see above); no buffer when an insert does not say
+    blocked_until: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=lambda ctx: ctx.get_current_parameters()["end_at"]
+    )
     status: Mapped[str] = mapped_column(
         String(24), default="pending_payment", server_default=text("'pending_payment'")
     )

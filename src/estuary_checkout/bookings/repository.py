@@ -44,7 +44,13 @@ async def set_canceled(
 
 
 async def set_times(
-    session: AsyncSession, booking_id: int, *, start_at: datetime, end_at: datetime, now: datetime
+    session: AsyncSession,
+    booking_id: int,
+    *,
+    start_at: datetime,
+    end_at: datetime,
+    blocked_until: datetime,
+    now: datetime,
 ) -> bool:
     """Move a slot-holding booking; the overlap guard raises IntegrityError/DBAPIError on a clash."""
     result = await session.execute(
@@ -53,6 +59,7 @@ async def set_times(
         .values(
             start_at=start_at,
             end_at=end_at,
+            blocked_until=blocked_until,
             reschedule_count=Booking.reschedule_count + 1,
             updated_at=now,
         )

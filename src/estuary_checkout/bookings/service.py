@@ -89,7 +89,12 @@ async def reschedule(
     try:
         async with session.begin_nested():
             moved = await repository.set_times(
-                session, booking_id, start_at=new_start, end_at=new_end, now=now
+                session,
+                booking_id,
+                start_at=new_start,
+                end_at=new_end,
+                blocked_until=new_end + (booking.blocked_until - booking.end_at),  # its buffer moves along
+                now=now,
             )
     except IntegrityError:
         return "refused"

@@ -11,6 +11,13 @@ from zoneinfo import ZoneInfo
 
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.models import Practitioner, Service
+from estuary_checkout.catalog.schemas import (
+    BundleTerms,
+    PackageChildTerms,
+    PackageTerms,
+    Price,
+    ServicePublic,
+)
 from estuary_checkout.db.session import SessionOrConnection, orm_session
 
 T = TypeVar("T")
@@ -23,6 +30,55 @@ def is_purchasable(service: Service, now: datetime) -> bool:
     if service.available_from is not None and now < service.available_from:
         return False
     return not (service.available_until is not None and now >= service.available_until)
+
+
+def prices(service: Service) -> list[Price]:
+    """Every price of the service: its default currency first, then the others by code.
+    Needs `other_prices` loaded."""
+    out = (
+        []
+        if service.price_cents is None
+        else [Price(currency=service.currency, amount_cents=service.price_cents)]
+    )
+    return out + [Price(currency=p.currency, amount_cents=p.amount_cents) for p in service.other_prices]
+
+
+def service_public(service: Service) -> ServicePublic:
+    """The public view of a service (SPEC 10.1); needs `children` and `other_prices` loaded."""
+    bundle = None
+    if service.type == "bundle" and service.bundle_child_service_id is not None:
+        bundle = BundleTerms(
+            child_service_id=service.bundle_child_service_id,
+            sessions_included=service.sessions_included or 0,
+            bonus_sessions=service.bonus_sessions or 0,
+            validity_days=service.validity_days,
+        )
+    package = None
+    if service.type == "package":
+        package = PackageTerms(
+            children=[
+                PackageChildTerms(
+                    service_id=c.child_service_id,
+                    quantity=c.quantity,
+                    is_required=c.is_required,
+                    discount_percentage=c.discount_percentage,
+                )
+                for c in service.children
+            ]
+        )
+    return ServicePublic(
+        id=service.id,
+        type=service.type,  # type: ignore[arg-type]
+        name=service.name,
+        description=service.description,
+        practitioner_id=service.practitioner_id,
+        price_cents=service.price_cents,
+        currency=service.currency,
+        prices=prices(service),
+        duration_minutes=service.duration_minutes,
+        bundle=bundle,
+        package=package,
+    )
 
 
 def within_availability(practitioner: Practitioner, start: datetime, end: datetime) -> bool:
