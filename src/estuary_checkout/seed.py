@@ -18,10 +18,37 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"email": "admin@example.com", "roles": ["admin"], "credit_cents": 0},
 ]
 
-PRACTITIONERS = [{"id": 456, "name": "Maya Chen", "timezone": "UTC"}]
-# every day 08:00-20:00 in the practitioner's timezone
+# external ids: what the host platform calls them (catalog import/export and pushes match on them;
+# examples/catalog.yaml is this catalog in the import format)
+PRACTITIONERS = [
+    {
+        "id": 456,
+        "name": "Maya Chen",
+        "timezone": "UTC",
+        "external_id": "maya-chen",
+        "buffer_minutes": 0,
+        "slot_step_minutes": 15,
+    },
+    {
+        "id": 457,
+        "name": "Leo Park",
+        "timezone": "America/New_York",
+        "external_id": "leo-park",
+        "buffer_minutes": 15,
+        "slot_step_minutes": 15,
+    },
+]
 AVAILABILITY = [
-    {"practitioner_id": 456, "weekday": d, "start_minute": 8 * 60, "end_minute": 20 * 60} for d in range(7)
+    # Maya: every day 08:00-20:00 in her time zone (UTC)
+    *(
+        {"practitioner_id": 456, "weekday": d, "start_minute": 8 * 60, "end_minute": 20 * 60}
+        for d in range(7)
+    ),
+    # Leo: Monday-Friday 09:00-17:00 New York time
+    *(
+        {"practitioner_id": 457, "weekday": d, "start_minute": 9 * 60, "end_minute": 17 * 60}
+        for d in range(5)
+    ),
 ]
 
 SERVICES: list[dict[str, Any]] = [
@@ -31,9 +58,33 @@ SERVICES: list[dict[str, Any]] = [
         "name": "Private Yoga Session",
         "duration_minutes": 60,
         "price_cents": 10000,
+        "external_id": "private-yoga-session",
     },
-    {"id": 101, "type": "session", "name": "Breathwork Session", "duration_minutes": 45, "price_cents": 8000},
-    {"id": 102, "type": "session", "name": "Sound Bath", "duration_minutes": 60, "price_cents": 6000},
+    {
+        "id": 101,
+        "type": "session",
+        "name": "Breathwork Session",
+        "duration_minutes": 45,
+        "price_cents": 8000,
+        "external_id": "breathwork-session",
+    },
+    {
+        "id": 102,
+        "type": "session",
+        "name": "Sound Bath",
+        "duration_minutes": 60,
+        "price_cents": 6000,
+        "external_id": "sound-bath",
+    },
+    {
+        "id": 124,
+        "type": "session",
+        "name": "Reiki Session",
+        "duration_minutes": 90,
+        "price_cents": 12000,
+        "practitioner_id": 457,
+        "external_id": "reiki-session",
+    },
     {
         "id": 789,
         "type": "bundle",
@@ -43,8 +94,15 @@ SERVICES: list[dict[str, Any]] = [
         "sessions_included": 5,
         "bonus_sessions": 1,
         "validity_days": 180,
+        "external_id": "yoga-bundle",
     },
-    {"id": 999, "type": "package", "name": "Mind & Body Package", "price_cents": None},
+    {
+        "id": 999,
+        "type": "package",
+        "name": "Mind & Body Package",
+        "price_cents": None,
+        "external_id": "mind-body-package",
+    },
 ]
 PACKAGE_CHILDREN = [
     {
@@ -96,14 +154,10 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
     for w in AVAILABILITY:
         await _upsert(session, AvailabilityWindow, w, {})
     for s in SERVICES:
-        values = {k: v for k, v in s.items() if k != "id"}
-        values.setdefault("bundle_child_service_id", None)
-        await _upsert(
-            session,
-            Service,
-            {"id": s["id"]},
-            values | {"practitioner_id": 456, "currency": "usd", "is_active": True},
-        )
+        values = {"practitioner_id": 456, "bundle_child_service_id": None} | {
+            k: v for k, v in s.items() if k != "id"
+        }
+        await _upsert(session, Service, {"id": s["id"]}, values | {"currency": "usd", "is_active": True})
     for c in PACKAGE_CHILDREN:
         key = {"package_id": c["package_id"], "child_service_id": c["child_service_id"]}
         await _upsert(session, PackageChild, key, {k: v for k, v in c.items() if k not in key})
