@@ -79,10 +79,10 @@ async def make_user(session: AsyncSession, *, credit: int = 0) -> User:
 
 
 async def make_practitioner(
-    session: AsyncSession, *, price: int = 10000, duration: int = 60
+    session: AsyncSession, *, price: int = 10000, duration: int = 60, step: int = 15, buffer: int = 0
 ) -> tuple[int, int]:
     """A practitioner available 08–20 UTC every day with one session service; (practitioner_id, service_id)."""
-    p = Practitioner(name="Test Practitioner", timezone="UTC")
+    p = Practitioner(name="Test Practitioner", timezone="UTC", slot_step_minutes=step, buffer_minutes=buffer)
     session.add(p)
     await session.flush()
     for d in range(7):

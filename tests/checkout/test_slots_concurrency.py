@@ -70,19 +70,19 @@ async def test_one_slot_over_two_engines(replicas, factory, new_user):
 
 
 async def test_overlapping_not_identical_slots_race(replicas, factory, new_user):
-    """Ten different but overlapping starts (10:00, 10:06, …, 10:54) for one practitioner at once:
-    whatever wins, no two held bookings overlap."""
+    """Ten different but overlapping starts (10:00, 10:05, …, 10:45, all on a 5-minute grid) for
+    one practitioner at once: whatever wins, no two held bookings overlap."""
     from datetime import datetime, timedelta
 
     users = [await new_user() for _ in range(10)]
     async with db(factory) as s:
-        pid, sid = await make_practitioner(s)
+        pid, sid = await make_practitioner(s, step=5)
     start, _ = future_slot()
     base = datetime.fromisoformat(start)
     gate = asyncio.Event()
 
     async def one(i: int):  # type: ignore[no-untyped-def]
-        s0 = base + timedelta(minutes=6 * i)
+        s0 = base + timedelta(minutes=5 * i)
         body = session_body(
             s0.isoformat(), (s0 + timedelta(hours=1)).isoformat(), service_id=sid, practitioner_id=pid
         )

@@ -25,6 +25,10 @@ ROUTES = {
     ("GET", "/payment-methods"): "caller's own cards only (their Stripe customer)",
     ("GET", "/credits/balance"): "caller's own balance only",
     ("GET", "/config"): "no per-user data",
+    ("GET", "/catalog/services"): "public catalog: no per-user data",
+    ("GET", "/catalog/services/{service_id}"): "public catalog: no per-user data",
+    ("GET", "/catalog/practitioners/{practitioner_id}"): "public catalog: no per-user data",
+    ("GET", "/catalog/availability"): "public catalog: free slots only, never who holds the others",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
 }
 

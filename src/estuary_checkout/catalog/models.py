@@ -42,6 +42,8 @@ class Practitioner(Base):
         lazy="raise",
         order_by="[AvailabilityWindow.weekday, AvailabilityWindow.start_minute]",
     )
+    # loaded with a filter (upcoming only) where needed: see catalog.repository
+    time_off: Mapped[list[TimeOff]] = relationship(lazy="raise", order_by="TimeOff.start_at")
 
 
 class AvailabilityWindow(Base):

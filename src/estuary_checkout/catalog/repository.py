@@ -1,12 +1,19 @@
+"""Catalog queries. No commits and no rules."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
-from estuary_checkout.catalog.models import PackageChild, Practitioner, Service
+from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
+from estuary_checkout.catalog.models import PackageChild, Practitioner, Service, TimeOff
+from estuary_checkout.db.base import utcnow
+from estuary_checkout.db.session import SessionOrConnection, core_connection
 
 
 async def services_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Service]:
@@ -28,7 +35,15 @@ async def services_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int,
     return {s.id: s for s in rows}
 
 
-async def practitioners_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Practitioner]:
+def _upcoming_time_off(now: datetime) -> Any:
+    """Practitioner.time_off restricted to periods not over yet (past ones cannot refuse a slot)."""
+    return selectinload(Practitioner.time_off.and_(TimeOff.end_at > now))
+
+
+async def practitioners_by_id(
+    session: AsyncSession, ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, Practitioner]:
+    """Practitioners with their windows and upcoming time off (everything availability needs)."""
     wanted = set(ids)
     if not wanted:
         return {}
@@ -37,10 +52,54 @@ async def practitioners_by_id(session: AsyncSession, ids: Iterable[int]) -> dict
             await session.execute(
                 select(Practitioner)
                 .where(Practitioner.id.in_(wanted))
-                .options(joinedload(Practitioner.availability))
+                .options(joinedload(Practitioner.availability), _upcoming_time_off(now or utcnow()))
             )
         )
         .unique()
         .scalars()
     )
     return {p.id: p for p in rows}
+
+
+def public_services_query(now: datetime) -> Select[Any]:
+    """Active, on-sale services of active practitioners, with what their public view shows."""
+    return (
+        select(Service)
+        .join(Practitioner, Practitioner.id == Service.practitioner_id)
+        .where(
+            Service.is_active.is_(True),
+            Practitioner.is_active.is_(True),
+            (Service.available_from.is_(None)) | (Service.available_from <= now),
+            (Service.available_until.is_(None)) | (Service.available_until > now),
+        )
+        .options(selectinload(Service.children), selectinload(Service.other_prices))
+    )
+
+
+async def active_service_ids(session: AsyncSession, practitioner_id: int, now: datetime) -> list[int]:
+    rows = await session.execute(
+        public_services_query(now)
+        .where(Service.practitioner_id == practitioner_id)
+        .order_by(Service.id)
+        .with_only_columns(Service.id)
+    )
+    return [int(r) for r in rows.scalars()]
+
+
+_booking = Booking.__table__.c
+# Built once: read by every availability listing and every session checkout.
+_OCCUPIED = select(_booking.start_at, _booking.blocked_until).where(
+    _booking.practitioner_id == bindparam("practitioner_id"),
+    _booking.status.in_(BLOCKING_STATUSES),
+    _booking.start_at < bindparam("until"),
+    _booking.blocked_until > bindparam("since"),
+)
+
+
+async def occupied(
+    db: SessionOrConnection, practitioner_id: int, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """[start, blocked_until) of the practitioner's slot-holding bookings that reach into [since, until)."""
+    conn = await core_connection(db)
+    rows = await conn.execute(_OCCUPIED, {"practitioner_id": practitioner_id, "since": since, "until": until})
+    return [(r[0], r[1]) for r in rows]

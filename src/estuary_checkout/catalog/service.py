@@ -1,4 +1,5 @@
-"""Catalog rules that do not depend on an order: purchasability and availability."""
+"""Catalog rules that do not depend on an order: purchasability, the public views and
+availability (the rules themselves are in `catalog.availability`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,36 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from estuary_checkout.catalog import availability
 from estuary_checkout.catalog import repository as catalog_repo
+from estuary_checkout.catalog.errors import (
+    InvalidRange,
+    NotASession,
+    PractitionerMismatch,
+    PractitionerNotFound,
+    RangeTooLarge,
+    ServiceNotFound,
+)
 from estuary_checkout.catalog.models import Practitioner, Service
 from estuary_checkout.catalog.schemas import (
+    Availability,
     BundleTerms,
     PackageChildTerms,
     PackageTerms,
+    PractitionerPublic,
     Price,
     ServicePublic,
+    Slot,
 )
+from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection, orm_session
+from estuary_checkout.pagination import PageOf, keyset, page_of
+
+MAX_AVAILABILITY_RANGE = timedelta(days=31)
 
 T = TypeVar("T")
 Loader = Callable[[set[int]], Awaitable[dict[int, T]]]
@@ -81,27 +100,136 @@ def service_public(service: Service) -> ServicePublic:
     )
 
 
-def within_availability(practitioner: Practitioner, start: datetime, end: datetime) -> bool:
-    """True if [start, end) lies inside one weekly window (in the practitioner's timezone).
+def zone(name: str) -> ZoneInfo:
+    """The practitioner's time zone; names are validated on the way in (admin API, import), so an
+    unknown one here is a broken row, read as UTC rather than failing every request."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
-    A session may not straddle two windows or local midnight; windows are checked on the local
-    calendar day of the start.
-    """
-    tz = ZoneInfo(practitioner.timezone or "UTC")
-    local_start = start.astimezone(tz)
-    local_end = end.astimezone(tz)
-    if local_end.date() != local_start.date() and not (
-        local_end.date() == local_start.date() + timedelta(days=1)
-        and local_end.hour == 0
-        and local_end.minute == 0
-    ):
-        return False
-    start_min = local_start.hour * 60 + local_start.minute
-    end_min = start_min + int((end - start).total_seconds() // 60)
-    weekday = local_start.weekday()
-    return any(
-        w.weekday == weekday and w.start_minute <= start_min and end_min <= w.end_minute
-        for w in practitioner.availability
+
+def rules_for(practitioner: Practitioner) -> availability.Rules:
+    """The practitioner's availability rules (needs `availability` loaded)."""
+    return availability.Rules(
+        tz=zone(practitioner.timezone),
+        windows=tuple(
+            availability.Window(w.weekday, w.start_minute, w.end_minute) for w in practitioner.availability
+        ),
+        step=timedelta(minutes=practitioner.slot_step_minutes),
+        buffer=timedelta(minutes=practitioner.buffer_minutes),
+    )
+
+
+def time_off_of(practitioner: Practitioner) -> availability.Intervals:
+    """The practitioner's upcoming time off (needs `time_off` loaded, see catalog.repository)."""
+    return availability.Intervals((t.start_at, t.end_at) for t in practitioner.time_off)
+
+
+async def occupied(
+    db: SessionOrConnection,
+    practitioner: Practitioner,
+    start: datetime,
+    end: datetime,
+    *,
+    also: Iterable[tuple[datetime, datetime]] = (),
+) -> availability.Intervals:
+    """The practitioner's slot-holding bookings that could refuse a session in [start, end)
+    (plus `also`: sessions of the same cart, not yet written)."""
+    found = await catalog_repo.occupied(
+        db, practitioner.id, start, end + timedelta(minutes=practitioner.buffer_minutes)
+    )
+    return availability.Intervals([*found, *also])
+
+
+# ---------------------------------------------------------------------------------------------
+# public reads
+
+
+async def list_services(
+    session: AsyncSession,
+    *,
+    service_type: str | None,
+    practitioner_id: int | None,
+    limit: int,
+    cursor: str | None,
+) -> PageOf[ServicePublic]:
+    stmt = catalog_repo.public_services_query(utcnow())
+    if service_type is not None:
+        stmt = stmt.where(Service.type == service_type)
+    if practitioner_id is not None:
+        stmt = stmt.where(Service.practitioner_id == practitioner_id)
+    rows = list((await session.execute(keyset(stmt, [Service.id], limit=limit, cursor=cursor))).scalars())
+    page = page_of(rows, limit, lambda s: (s.id,))
+    return PageOf([service_public(s) for s in page.rows], page.has_more, page.next_cursor)
+
+
+async def _public_service(session: AsyncSession, service_id: int) -> Service:
+    stmt = catalog_repo.public_services_query(utcnow()).where(Service.id == service_id)
+    service: Service | None = (await session.execute(stmt)).scalar_one_or_none()
+    if service is None:
+        raise ServiceNotFound(details={"service_id": service_id})
+    return service
+
+
+async def get_service(session: AsyncSession, service_id: int) -> ServicePublic:
+    return service_public(await _public_service(session, service_id))
+
+
+async def get_practitioner(session: AsyncSession, practitioner_id: int) -> PractitionerPublic:
+    now = utcnow()
+    found = await catalog_repo.practitioners_by_id(session, [practitioner_id], now=now)
+    practitioner = found.get(practitioner_id)
+    if practitioner is None or not practitioner.is_active:
+        raise PractitionerNotFound(details={"practitioner_id": practitioner_id})
+    return PractitionerPublic(
+        id=practitioner.id,
+        name=practitioner.name,
+        timezone=practitioner.timezone,
+        service_ids=await catalog_repo.active_service_ids(session, practitioner.id, now),
+    )
+
+
+async def list_availability(
+    session: AsyncSession,
+    *,
+    service_id: int,
+    practitioner_id: int | None,
+    range_start: datetime,
+    range_end: datetime,
+    min_lead: timedelta,
+) -> Availability:
+    """The service's bookable slots in [range_start, range_end), read fresh from the database:
+    the same rules and the same bookings create checks (SPEC 10.1's contract)."""
+    if range_end <= range_start:
+        raise InvalidRange(details={"field": "to"})
+    if range_end - range_start > MAX_AVAILABILITY_RANGE:
+        raise RangeTooLarge(details={"field": "to", "max_days": MAX_AVAILABILITY_RANGE.days})
+    service = await _public_service(session, service_id)
+    if service.type != "session" or not service.duration_minutes:
+        raise NotASession(details={"field": "service_id", "service_type": service.type})
+    if practitioner_id is not None and practitioner_id != service.practitioner_id:
+        raise PractitionerMismatch(details={"field": "practitioner_id"})
+    now = utcnow()
+    practitioner = (await catalog_repo.practitioners_by_id(session, [service.practitioner_id], now=now))[
+        service.practitioner_id
+    ]
+    duration = timedelta(minutes=service.duration_minutes)
+    found = availability.slots(
+        rules_for(practitioner),
+        duration,
+        range_start,
+        range_end,
+        now=now,
+        min_lead=min_lead,
+        time_off=time_off_of(practitioner),
+        busy=await occupied(session, practitioner, range_start, range_end + duration),
+    )
+    return Availability(
+        service_id=service.id,
+        practitioner_id=practitioner.id,
+        timezone=practitioner.timezone,
+        slots=[Slot(start_time=s, end_time=e) for s, e in found],
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from estuary_checkout.catalog import availability
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog import service as catalog_service
 from estuary_checkout.catalog.models import Practitioner, Service
@@ -14,6 +15,7 @@ from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.session import SessionOrConnection, orm_session
+from estuary_checkout.errors import AppError
 from estuary_checkout.orders.errors import (
     CheckoutTypeMismatch,
     CurrencyMismatch,
@@ -24,6 +26,7 @@ from estuary_checkout.orders.errors import (
     QuantityOutOfRange,
     ServiceNotFound,
     ServiceNotPurchasable,
+    SlotUnavailable,
     StartInPast,
     TimesRequired,
 )
@@ -33,7 +36,26 @@ from estuary_checkout.pricing import service as pricing
 from estuary_checkout.users.models import User
 
 SERVICE_TYPE = {"single_session": "session", "bundle": "bundle", "package": "package"}
-BOOKING_HORIZON = timedelta(days=730)
+
+
+def refuse_slot(reason: availability.Refusal, field: str, settings: Settings) -> AppError:
+    """The error a client sees for a session time the availability rules refuse."""
+    if reason == "too_soon":
+        return StartInPast(details={"field": field, "min_lead_minutes": settings.min_lead_minutes})
+    if reason == "busy":
+        return SlotUnavailable(details={"field": field})
+    if reason == "too_far":
+        return OutsideAvailability(
+            "Sessions can be booked at most two years ahead", details={"field": field, "reason": reason}
+        )
+    if reason == "time_off":
+        return OutsideAvailability(
+            "The practitioner is away at that time", details={"field": field, "reason": reason}
+        )
+    return OutsideAvailability(
+        "That time is not one of the practitioner's slots (see GET /catalog/availability)",
+        details={"field": field, "reason": reason},
+    )
 
 
 @dataclass
@@ -145,8 +167,14 @@ async def build_cart(
     now: datetime,
     *,
     catalog: catalog_service.CatalogCache | None = None,
+    check_bookings: bool = False,
 ) -> Cart:
-    """`db` is the create transaction's session, or (quotes) a bare read connection."""
+    """`db` is the create transaction's session, or (quotes) a bare read connection.
+
+    Session times are checked by the availability rules; with `check_bookings` (create) also
+    against the bookings that hold the practitioner's time, read in `db`'s transaction. Quotes
+    skip that read: a slot taken meanwhile is create's 409, as it would be a moment later anyway.
+    """
     if catalog is not None:
         services = await catalog.services(db, (i.service_id for i in body.items))
         practitioners = await catalog.practitioners(db, (i.practitioner_id for i in body.items))
@@ -161,6 +189,8 @@ async def build_cart(
     currencies: set[str] = set()
     lead = timedelta(minutes=settings.min_lead_minutes)
     pass_uses: dict[int, int] = {}
+    # sessions earlier in this cart, per practitioner: [start, blocked_until) as they will be held
+    held: dict[int, list[tuple[datetime, datetime]]] = {}
 
     for n, item in enumerate(body.items):
         f = f"items[{n}]"
@@ -192,20 +222,25 @@ async def build_cart(
             if item.start_time is None or item.end_time is None:
                 raise TimesRequired(details={"field": f"{f}.start_time"})
             start, end = item.start_time, item.end_time
-            if start < now + lead:
-                raise StartInPast(
-                    details={"field": f"{f}.start_time", "min_lead_minutes": settings.min_lead_minutes}
-                )
-            if start > now + BOOKING_HORIZON:
-                raise OutsideAvailability(
-                    "Sessions can be booked at most two years ahead", details={"field": f"{f}.start_time"}
-                )
             if end - start != timedelta(minutes=service.duration_minutes or 0):
                 raise InvalidDuration(
                     details={"field": f"{f}.end_time", "duration_minutes": service.duration_minutes}
                 )
-            if not catalog_service.within_availability(practitioner, start, end):
-                raise OutsideAvailability(details={"field": f"{f}.start_time"})
+            mine = held.setdefault(practitioner.id, [])
+            reason = availability.refusal(
+                catalog_service.rules_for(practitioner),
+                start,
+                end,
+                now=now,
+                min_lead=lead,
+                time_off=catalog_service.time_off_of(practitioner),
+                busy=await catalog_service.occupied(db, practitioner, start, end, also=mine)
+                if check_bookings
+                else None,
+            )
+            if reason is not None:
+                raise refuse_slot(reason, f"{f}.start_time", settings)
+            mine.append((start, end + timedelta(minutes=practitioner.buffer_minutes)))
             pass_id = None
             if item.use_pass:
                 for candidate, left in await passes_service.sessions_left(

@@ -1,28 +1,19 @@
+from estuary_checkout.catalog.errors import (  # noqa: F401 - checkout raises these for its items too
+    InvalidDuration,
+    OutsideAvailability,
+    PractitionerMismatch,
+    ServiceNotFound,
+    ServiceNotPurchasable,
+    SlotUnavailable,
+    StartInPast,
+)
 from estuary_checkout.errors import AppError
-
-
-class ServiceNotFound(AppError):
-    status_code = 404
-    code = "SERVICE_NOT_FOUND"
-    message = "Service not found"
 
 
 class CheckoutTypeMismatch(AppError):
     status_code = 422
     code = "CHECKOUT_TYPE_MISMATCH"
     message = "The checkout type does not match the item's service type"
-
-
-class PractitionerMismatch(AppError):
-    status_code = 422
-    code = "PRACTITIONER_MISMATCH"
-    message = "This practitioner does not offer this service"
-
-
-class ServiceNotPurchasable(AppError):
-    status_code = 422
-    code = "SERVICE_NOT_PURCHASABLE"
-    message = "This service cannot be bought now"
 
 
 class CurrencyMismatch(AppError):
@@ -35,30 +26,6 @@ class TimesRequired(AppError):
     status_code = 422
     code = "INVALID_TIMES"
     message = "A session needs start_time and end_time; other items must not have them"
-
-
-class StartInPast(AppError):
-    status_code = 422
-    code = "START_IN_PAST"
-    message = "The session must start in the future, after the minimum lead time"
-
-
-class InvalidDuration(AppError):
-    status_code = 422
-    code = "INVALID_DURATION"
-    message = "end_time − start_time must equal the service's duration"
-
-
-class OutsideAvailability(AppError):
-    status_code = 422
-    code = "OUTSIDE_AVAILABILITY"
-    message = "The practitioner is not available at that time"
-
-
-class SlotUnavailable(AppError):
-    status_code = 409
-    code = "SLOT_UNAVAILABLE"
-    message = "That time slot is no longer available"
 
 
 class InvalidChildSelection(AppError):

@@ -111,7 +111,7 @@ async def _hold_bookings(
     session: AsyncSession, order: Order, cart: Cart, line_ids: dict[int, int], now: datetime
 ) -> None:
     for line in cart.lines:
-        if line.service.type != "session":
+        if line.service.type != "session" or line.start_at is None or line.end_at is None:
             continue
         if line.pass_id is not None and not await passes_service.use_session(session, line.pass_id, now):
             raise PassUnavailable(details={"pass_id": line.pass_id})
@@ -125,6 +125,7 @@ async def _hold_bookings(
                 pass_id=line.pass_id,
                 start_at=line.start_at,
                 end_at=line.end_at,
+                blocked_until=line.end_at + timedelta(minutes=line.practitioner.buffer_minutes),
                 status="pending_payment",
                 created_at=now,
                 updated_at=now,
@@ -194,7 +195,7 @@ async def create_checkout(
     user, open_orders = await repository.lock_user(session, user.id, now)
     if open_orders >= settings.max_pending_orders:
         raise TooManyPendingCheckouts(details={"max_pending_orders": settings.max_pending_orders})
-    cart = await build_cart(session, settings, user, body, now)
+    cart = await build_cart(session, settings, user, body, now, check_bookings=True)
     t = cart.totals
 
     metadata = {k: v for k, v in (body.metadata or {}).items() if k not in RESERVED_METADATA}
