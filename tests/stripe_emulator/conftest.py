@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import stripe
 
+from estuary_checkout.stripe_emulator.state import DEFAULT_CONFIG
 from estuary_checkout.stripe_emulator.testing import EmulatorServer
 
 SECRET_KEY = "sk_test_emulator_secret"
@@ -42,7 +43,12 @@ def emulator() -> Iterator[EmulatorServer]:
 @pytest.fixture(autouse=True)
 def _fresh_emulator(emulator: EmulatorServer) -> None:
     emulator.reset()
-    emulator.set_config(processing_delay_ms=0, refund_delay_ms=0)
+    emulator.set_config(
+        processing_delay_ms=0,
+        refund_delay_ms=0,
+        refund_pending_card_delay_ms=DEFAULT_CONFIG["refund_pending_card_delay_ms"],
+        refund_failure_delay_ms=DEFAULT_CONFIG["refund_failure_delay_ms"],
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import stripe
 
+from estuary_checkout.stripe_emulator.testing import EmulatorServer
+
 # Stripe's published fixtures, where this checkout sits next to them; the committed skeleton
 # (key names only, made from them by make_key_skeleton.py) keeps the test running anywhere
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
@@ -48,7 +50,9 @@ def raw(obj: stripe.StripeObject) -> dict[str, Any]:
     return json.loads(obj.last_response.body) if obj.last_response else obj.to_dict()
 
 
-def test_object_shapes_match_fixtures(client: stripe.StripeClient, fixtures: dict[str, Any]) -> None:
+def test_object_shapes_match_fixtures(
+    client: stripe.StripeClient, emulator: EmulatorServer, fixtures: dict[str, Any]
+) -> None:
     cus = client.v1.customers.create(params={"email": "shape@example.com", "address": {"city": "Oslo"}})
     pm = client.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
     pi = client.v1.payment_intents.create(
@@ -63,6 +67,19 @@ def test_object_shapes_match_fixtures(client: stripe.StripeClient, fixtures: dic
     charge = client.v1.charges.retrieve(pi.latest_charge)
     refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 500})
     charge_after = client.v1.charges.retrieve(pi.latest_charge)
+    # (before the webhook endpoint below exists: its deliveries to an unreachable host would tie up
+    # the emulator's delivery threads for the next tests)
+    emulator.set_config(refund_pending_card_delay_ms=60_000, refund_failure_delay_ms=60_000)
+    to_fail = client.v1.payment_intents.create(
+        params={"amount": 2000, "currency": "usd", "payment_method": "pm_card_refundFail", "confirm": True}
+    )
+    emulator.fail_refund(client.v1.refunds.create(params={"payment_intent": to_fail.id}).id)
+    failed_refund = client.v1.refunds.list(params={"payment_intent": to_fail.id}).data[0]
+    failed_refund = client.v1.refunds.retrieve(failed_refund.id)
+    slow = client.v1.payment_intents.create(
+        params={"amount": 2000, "currency": "usd", "payment_method": "pm_card_pendingRefund", "confirm": True}
+    )
+    pending_refund = client.v1.refunds.create(params={"payment_intent": slow.id})
     event = client.v1.events.list(params={"limit": 1}).data[0]
     event = client.v1.events.retrieve(event.id)
     endpoint = client.v1.webhook_endpoints.create(
@@ -78,7 +95,7 @@ def test_object_shapes_match_fixtures(client: stripe.StripeClient, fixtures: dic
         "payment_method": [raw(pm)],
         "payment_intent": [raw(pi), raw(declined)],
         "charge": [raw(charge), raw(charge_after)],
-        "refund": [raw(refund)],
+        "refund": [raw(refund), raw(failed_refund), raw(pending_refund)],
         "event": [raw(event)],
         "webhook_endpoint": [raw(endpoint), raw(client.v1.webhook_endpoints.retrieve(endpoint.id))],
     }
@@ -105,6 +122,9 @@ def test_object_shapes_match_fixtures(client: stripe.StripeClient, fixtures: dic
         assert set(body) >= {"object", "data", "has_more", "url"} and body["object"] == "list"
         assert body["url"].startswith("/v1/") and len(body["data"]) >= 1
     assert raw(charge_after)["refunds"]["data"][0]["id"] == refund.id
+    assert raw(failed_refund)["status"] == "failed" and raw(pending_refund)["status"] == "pending"
+    for r in (raw(refund), raw(failed_refund), raw(pending_refund)):
+        assert {"failure_reason", "failure_balance_transaction", "pending_reason"} <= set(r)
 
 
 def test_error_shape(client: stripe.StripeClient) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 from . import _objects as objects
 from ._cards import TOKENS, card_for, luhn_ok
 from ._errors import StripeError, auth_error, invalid, missing, missing_param, state_error
-from ._forms import enum, validate
+from ._forms import EXPAND, LIST, enum, validate
 from ._money import MAX_AMOUNT, MINIMUMS, ZERO_DECIMAL, format_amount
+from ._refunds import Refunds
 from .state import EmulatorState, new_id
 
 
@@ -43,8 +44,6 @@ PM_DATA = {
     "metadata": "metadata",
     "allow_redisplay": REDISPLAY,
 }
-EXPAND = {"expand": ["str"]}
-LIST = {"limit": "int", "starting_after": "str", "ending_before": "str", "created": "any", **EXPAND}
 INVOICE_SETTINGS = {
     "default_payment_method": "str",
     "footer": "str",
@@ -129,15 +128,6 @@ PI_CAPTURE = {
     **EXPAND,
 }
 PI_RETRIEVE = {"client_secret": "str", **EXPAND}
-REFUND_CREATE = {
-    "payment_intent": "str",
-    "charge": "str",
-    "amount": "int",
-    "reason": enum("duplicate", "fraudulent", "requested_by_customer"),
-    "metadata": "metadata",
-    "instructions_email": "str",
-    **EXPAND,
-}
 WE_CREATE = {
     "url": "str",
     "enabled_events": ["str"],
@@ -195,6 +185,7 @@ def _opt(value: Any) -> Any:
 class StripeAPI:
     def __init__(self, state: EmulatorState) -> None:
         self.s = state
+        self.refunds = Refunds(self)
         R = self._route
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = [
             R("POST", "/v1/customers", self.create_customer),
@@ -220,11 +211,11 @@ class StripeAPI:
             R("GET", "/v1/charges", self.list_charges),
             R("GET", "/v1/charges/{id}", self.retrieve_charge),
             R("POST", "/v1/charges/{id}", self.update_charge),
-            R("GET", "/v1/charges/{id}/refunds", self.list_charge_refunds),
-            R("POST", "/v1/refunds", self.create_refund),
-            R("GET", "/v1/refunds", self.list_refunds),
-            R("GET", "/v1/refunds/{id}", self.retrieve_refund),
-            R("POST", "/v1/refunds/{id}", self.update_refund),
+            R("GET", "/v1/charges/{id}/refunds", self.refunds.list_for_charge),
+            R("POST", "/v1/refunds", self.refunds.create),
+            R("GET", "/v1/refunds", self.refunds.list),
+            R("GET", "/v1/refunds/{id}", self.refunds.retrieve),
+            R("POST", "/v1/refunds/{id}", self.refunds.update),
             R("GET", "/v1/events", self.list_events),
             R("GET", "/v1/events/{id}", self.retrieve_event),
             R("POST", "/v1/webhook_endpoints", self.create_webhook_endpoint),
@@ -1233,105 +1224,6 @@ class StripeAPI:
             if p.get(f):
                 items = [o for o in items if o[f] == p[f]]
         return self.paginate(items, p, "/v1/charges")
-
-    def list_charge_refunds(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
-        p = validate(params, LIST)
-        ch = self.get("ch", id, "charge")
-        items = [self.s.store.refunds[r] for r in reversed(ch["_refund_ids"])]
-        return self.paginate(items, p, f"/v1/charges/{id}/refunds")
-
-    # === refunds ==============================================================================
-    def create_refund(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-        p = validate(params, REFUND_CREATE)
-        if not p.get("payment_intent") and not p.get("charge"):
-            raise invalid(
-                "One of the following params should be provided for this request: payment_intent or charge.",
-                code="parameter_missing",
-            )
-        if p.get("payment_intent"):
-            pi = self.get("pi", p["payment_intent"], "payment_intent", status=400)
-            if pi["status"] != "succeeded" or not pi["latest_charge"]:
-                raise state_error(
-                    f"This PaymentIntent ({pi['id']}) does not have a successful charge to refund.",
-                    param="payment_intent",
-                    code="charge_not_refundable"
-                    if pi["status"] == "requires_capture"
-                    else "payment_intent_unexpected_state",
-                )
-            ch = self.s.store.charges[pi["latest_charge"]]
-            if p.get("charge") and p["charge"] != ch["id"]:
-                raise invalid("The charge does not belong to the given payment_intent.", param="charge")
-        else:
-            ch = self.get("ch", p["charge"], "charge", status=400)
-        if ch["status"] != "succeeded" or not ch["captured"]:
-            raise state_error(
-                f"Charge {ch['id']} cannot be refunded: it was not captured.",
-                param="charge",
-                code="charge_not_refundable",
-            )
-        remaining = ch["amount_captured"] - ch["amount_refunded"]
-        if remaining <= 0:
-            raise state_error(f"Charge {ch['id']} has already been refunded.", code="charge_already_refunded")
-        amount = p.get("amount")
-        if amount is None:
-            amount = remaining
-        if amount < 1:
-            raise invalid(
-                "This value must be greater than or equal to 1.",
-                param="amount",
-                code="parameter_invalid_integer",
-            )
-        if amount > remaining:
-            raise state_error(
-                f"Refund amount ({format_amount(amount, ch['currency'])}) is greater than unrefunded amount on "
-                f"charge ({format_amount(remaining, ch['currency'])})",
-                param="amount",
-                code="amount_too_large",
-            )
-        delay_ms = self.s.config["refund_delay_ms"]
-        re_obj = objects.refund(ch, amount, p, "pending" if delay_ms > 0 else "succeeded")
-        self.s.store.refunds[re_obj["id"]] = re_obj
-        ch["_refund_ids"].append(re_obj["id"])
-        ch["amount_refunded"] += amount
-        ch["refunded"] = ch["amount_refunded"] >= ch["amount_captured"]
-        self.emit(ctx, "refund.created", re_obj)
-        self.emit(ctx, "charge.refunded", ch)
-        if delay_ms > 0:
-            re_id = re_obj["id"]
-            self.s.scheduler.schedule(delay_ms / 1000, lambda: self._settle_refund(re_id))
-        return self.output(re_obj, p)
-
-    def _settle_refund(self, re_id: str) -> None:
-        with self.s.lock:
-            re_obj = self.s.store.refunds.get(re_id)
-            if re_obj is None or re_obj["status"] != "pending":
-                return
-            re_obj.update(status="succeeded", balance_transaction=new_id("txn"))
-            self.emit(None, "refund.updated", re_obj, {"status": "pending", "balance_transaction": None})
-            self.emit(
-                None, "charge.refund.updated", re_obj, {"status": "pending", "balance_transaction": None}
-            )
-
-    def retrieve_refund(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
-        p = validate(params, EXPAND)
-        return self.output(self.get("re", id, "refund"), p)
-
-    def update_refund(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
-        p = validate(params, {"metadata": "metadata", **EXPAND})
-        re_obj = self.get("re", id, "refund")
-        before = dict(re_obj["metadata"])
-        self.apply_metadata(re_obj, p.get("metadata"))
-        if before != re_obj["metadata"]:
-            self.emit(ctx, "refund.updated", re_obj, {"metadata": before})
-        return self.output(re_obj, p)
-
-    def list_refunds(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-        p = validate(params, {**LIST, "payment_intent": "str", "charge": "str"})
-        items = self.newest_first(self.s.store.refunds.values())
-        for f in ("payment_intent", "charge"):
-            if p.get(f):
-                items = [o for o in items if o[f] == p[f]]
-        return self.paginate(items, p, "/v1/refunds")
 
     # === events ===============================================================================
     def retrieve_event(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:

@@ -17,6 +17,10 @@ class TestCard:
     # 3-D Secure: None, "always" (every payment needs authentication) or "unless_setup" (needs it
     # unless the card was set up for future usage in an earlier, authenticated payment).
     three_ds: str | None = None
+    # Refunds of the charge: None (succeed at once), "pending" (Stripe's asynchronous-success card:
+    # they begin pending and succeed later) or "fail" (Stripe's asynchronous-failure card: they
+    # begin succeeded and fail later).
+    refund: str | None = None
 
 
 _GENERIC = ("card_declined", "generic_decline", "Your card was declined.")
@@ -60,6 +64,8 @@ CARDS: dict[str, TestCard] = {
         TestCard("4000002500003155", "visa", three_ds="unless_setup"),
         TestCard("4000002760003184", "visa", three_ds="always"),
         TestCard("4000000000003220", "visa", three_ds="always"),
+        TestCard("4000000000007726", "visa", refund="pending"),
+        TestCard("4000000000005126", "visa", refund="fail"),
     ]
 }
 
@@ -80,6 +86,8 @@ TOKENS: dict[str, str] = {
     "pm_card_authenticationRequired": "4000002760003184",
     "pm_card_authenticationRequiredOnSetup": "4000002500003155",
     "pm_card_threeDSecure2Required": "4000000000003220",
+    "pm_card_pendingRefund": "4000000000007726",
+    "pm_card_refundFail": "4000000000005126",
 }
 
 

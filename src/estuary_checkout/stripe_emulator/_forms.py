@@ -11,6 +11,16 @@ _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\[([^\[\]]*)\]")
 _INT_RE = re.compile(r"^-?\d+$")
 
+# Parameters of every route (expand) and of every list route.
+EXPAND: dict[str, Any] = {"expand": ["str"]}
+LIST: dict[str, Any] = {
+    "limit": "int",
+    "starting_after": "str",
+    "ending_before": "str",
+    "created": "any",
+    **EXPAND,
+}
+
 
 def _split(key: str) -> list[str]:
     m = _KEY_RE.match(key)

@@ -302,11 +302,12 @@ def charge(
 
 
 def refund(ch: dict[str, Any], amount: int, p: dict[str, Any], status: str) -> dict[str, Any]:
+    pending = status == "pending"
     return {
         "id": new_id("re"),
         "object": "refund",
         "amount": amount,
-        "balance_transaction": new_id("txn") if status == "succeeded" else None,
+        "balance_transaction": None if pending else new_id("txn"),
         "charge": ch["id"],
         "created": now(),
         "currency": ch["currency"],
@@ -318,14 +319,18 @@ def refund(ch: dict[str, Any], amount: int, p: dict[str, Any], status: str) -> d
                 "reference": None,
                 "reference_status": "pending",
                 "reference_type": "acquirer_reference_number",
-                "type": "refund",
+                "type": "pending" if pending else "refund",
             },
             "type": "card",
         },
+        "failure_balance_transaction": None,
         "failure_reason": None,
+        "instructions_email": p.get("instructions_email") or None,
         "metadata": dict(p.get("metadata") or {}),
+        "next_action": None,
         "payment_intent": ch["payment_intent"],
         "payment_method": ch["payment_method"],
+        "pending_reason": "processing" if pending else None,
         "reason": p.get("reason") or None,
         "receipt_number": None,
         "source_transfer_reversal": None,

@@ -95,6 +95,8 @@ class EmulatorApp(Starlette):
             Route("/_emulator/webhook_deliveries", self.webhook_deliveries, methods=["GET"]),
             Route("/_emulator/payment_intents/{pi_id}/three_d_secure", self.three_d_secure, methods=["POST"]),
             Route("/_emulator/three_d_secure/{pi_id}", self.three_d_secure_page, methods=["GET"]),
+            Route("/_emulator/refunds/{re_id}/succeed", self.succeed_refund, methods=["POST"]),
+            Route("/_emulator/refunds/{re_id}/fail", self.fail_refund, methods=["POST"]),
             Route(
                 "/{path:path}", self.stripe_api, methods=["GET", "POST", "DELETE", "OPTIONS", "PUT", "PATCH"]
             ),
@@ -270,6 +272,25 @@ class EmulatorApp(Starlette):
 <input type="hidden" name="outcome" value="fail"><input type="hidden" name="redirect" value="1">
 <button type="submit">Fail</button></form></body></html>"""
         return HTMLResponse(page)
+
+    async def succeed_refund(self, request: Request) -> Response:
+        try:
+            refund = self.api.refunds.succeed_now(request.path_params["re_id"])
+        except StripeError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(refund)
+
+    async def fail_refund(self, request: Request) -> Response:
+        try:
+            data = await self._json_body(request)
+        except (ValueError, TypeError) as exc:
+            return self._control_error(str(exc))
+        reason = data.get("failure_reason")
+        try:
+            refund = self.api.refunds.fail_now(request.path_params["re_id"], str(reason) if reason else None)
+        except StripeError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(refund)
 
     # --- the Stripe API ----------------------------------------------------------------------
     async def stripe_api(self, request: Request) -> Response:

@@ -42,6 +42,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # When > 0, refunds are created `pending` and become `succeeded` after this delay
     # (emitting refund.updated and charge.refund.updated).
     "refund_delay_ms": 0,
+    # Stripe's asynchronous-success refund card (4000000000007726, pm_card_pendingRefund): its
+    # refunds stay `pending` at least this long (or refund_delay_ms, if longer).
+    "refund_pending_card_delay_ms": 200,
+    # Stripe's asynchronous-failure refund card (4000000000005126, pm_card_refundFail): its refunds
+    # become `failed` this long after they became `succeeded` (emitting refund.updated,
+    # charge.refund.updated and refund.failed).
+    "refund_failure_delay_ms": 200,
     "idempotency_ttl_seconds": 24 * 3600,
     "api_version": DEFAULT_API_VERSION,
 }
@@ -54,6 +61,8 @@ _CONFIG_TYPES: dict[str, type] = {
     "webhook_timeout": float,
     "processing_delay_ms": int,
     "refund_delay_ms": int,
+    "refund_pending_card_delay_ms": int,
+    "refund_failure_delay_ms": int,
     "idempotency_ttl_seconds": int,
     "api_version": str,
 }

@@ -79,6 +79,16 @@ class EmulatorClient:
         """Complete (``"complete"``) or fail (``"fail"``) a PaymentIntent's 3-D Secure challenge."""
         return self._call("POST", f"/_emulator/payment_intents/{pi_id}/three_d_secure", {"outcome": outcome})
 
+    def succeed_refund(self, refund_id: str) -> dict[str, Any]:
+        """Settle a ``pending`` refund now; returns the Refund (emulator-only helper)."""
+        return self._call("POST", f"/_emulator/refunds/{refund_id}/succeed")
+
+    def fail_refund(self, refund_id: str, failure_reason: str | None = None) -> dict[str, Any]:
+        """Fail a ``pending`` or ``succeeded`` refund now (default reason ``expired_or_canceled_card``);
+        returns the Refund (emulator-only helper)."""
+        body = {"failure_reason": failure_reason} if failure_reason else None
+        return self._call("POST", f"/_emulator/refunds/{refund_id}/fail", body)
+
     def webhook_deliveries(self, event_id: str | None = None) -> list[dict[str, Any]]:
         path = "/_emulator/webhook_deliveries" + (f"?event_id={event_id}" if event_id else "")
         return self._call("GET", path)["data"]
