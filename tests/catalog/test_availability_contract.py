@@ -6,7 +6,6 @@ buffers, time off and existing bookings (with buffers of their own)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -132,7 +131,7 @@ def _body(sid: int, pid: int, start: datetime, duration: int) -> dict:
 
 
 @settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
