@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     max_pending_orders: int = Field(default=5, ge=1)
     min_lead_minutes: int = Field(default=60, ge=0)
     currency: str = "usd"
+
+    # cancellation policy for new bookings (each booking keeps the policy it was made under)
+    cancel_full_refund_hours: int = Field(default=24, ge=0, description="full refund if canceled this early")
+    late_cancel_refund_percent: int = Field(default=0, ge=0, le=100, description="refund share after that")
+    reschedule_cutoff_hours: int = Field(default=24, ge=0, description="no reschedule closer to the start")
+    max_reschedules: int = Field(default=2, ge=0, description="reschedules allowed per booking")
     catalog_cache_seconds: float = Field(
         default=5.0, ge=0, description="how stale catalog rows in price quotes may be (0: no cache)"
     )

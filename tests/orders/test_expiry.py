@@ -22,7 +22,7 @@ from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import repository as credits_repo
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.models import Order
-from estuary_checkout.payments.models import Refund
+from estuary_checkout.refunds.models import Refund
 
 CANCEL_ROUTE = r"^POST /v1/payment_intents/[^/]+/cancel$"
 

@@ -134,3 +134,27 @@ async def capture(session: AsyncSession, user_id: int, amount: int, *, order_id:
         held_delta=-amount,
         order_id=order_id,
     )
+
+
+async def refund(
+    session: AsyncSession,
+    user_id: int,
+    amount: int,
+    *,
+    key: str,
+    order_id: uuid.UUID,
+    note: str | None = None,
+) -> bool:
+    """Money going back to the client as store credit (a refund to credit, or a failed card
+    refund's fallback); `key` makes it happen once."""
+    return await _movement(
+        session,
+        user_id=user_id,
+        kind="refund",
+        key=key,
+        amount=amount,
+        balance_delta=amount,
+        held_delta=0,
+        order_id=order_id,
+        note=note,
+    )

@@ -1,14 +1,22 @@
 """Imports every table so metadata (Alembic, tests) sees the whole schema."""
 
-from estuary_checkout.bookings.models import Booking
-from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service
+from estuary_checkout.bookings.models import Booking, BookingEvent
+from estuary_checkout.catalog.models import (
+    AvailabilityWindow,
+    PackageChild,
+    Practitioner,
+    Service,
+    ServicePrice,
+    TimeOff,
+)
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
 from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
 from estuary_checkout.db.base import Base
 from estuary_checkout.idempotency.models import IdempotencyRecord
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.passes.models import Pass
-from estuary_checkout.payments.models import Refund, SavedPaymentMethod
+from estuary_checkout.payments.models import SavedPaymentMethod
+from estuary_checkout.refunds.models import Refund
 from estuary_checkout.users.models import User
 from estuary_checkout.webhooks.models import StripeEvent
 from estuary_checkout.workflows.models import Notification, OutboxMessage
@@ -17,6 +25,7 @@ __all__ = [
     "AvailabilityWindow",
     "Base",
     "Booking",
+    "BookingEvent",
     "Coupon",
     "CouponRedemption",
     "CreditBalance",
@@ -32,6 +41,8 @@ __all__ = [
     "Refund",
     "SavedPaymentMethod",
     "Service",
+    "ServicePrice",
     "StripeEvent",
+    "TimeOff",
     "User",
 ]

@@ -44,7 +44,13 @@ class Order(Base):
         CheckConstraint(
             "total_cents = subtotal_cents - discount_cents + tax_cents - credits_applied_cents", name="total"
         ),
-        CheckConstraint("refunded_cents <= total_cents", name="refund_cap"),
+        # refunded_cents counts succeeded refunds to the card and to store credit
+        CheckConstraint("refunded_cents <= total_cents + credits_applied_cents", name="refund_cap"),
+        # what each paying method paid is the most that can go back out of it (SPEC 11.3)
+        CheckConstraint("refund_from_card_cents BETWEEN 0 AND total_cents", name="card_refund_cap"),
+        CheckConstraint(
+            "refund_from_credit_cents BETWEEN 0 AND credits_applied_cents", name="credit_refund_cap"
+        ),
         Index("ix_order_user_status", "user_id", "status"),
         Index("ix_order_status_expires_at", "status", "expires_at"),
     )
@@ -60,6 +66,10 @@ class Order(Base):
     credits_applied_cents: Mapped[int] = mapped_column(Integer, default=0)
     total_cents: Mapped[int] = mapped_column(Integer)
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # card-paid / credit-paid money given back or being given back (pending refunds included,
+    # to whichever destination): raised only by a guarded UPDATE, capped by the CHECKs above
+    refund_from_card_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refund_from_credit_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupon.id"))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -84,6 +94,15 @@ class OrderLine(Base):
         UniqueConstraint("order_id", "line_no"),
         CheckConstraint("quantity >= 1", name="quantity"),
         CheckConstraint("unit_price_cents >= 0 AND line_total_cents >= 0", name="money_nonnegative"),
+        CheckConstraint(
+            "discount_share_cents >= 0 AND tax_share_cents >= 0 AND credit_share_cents >= 0 "
+            "AND card_share_cents >= 0 AND discount_share_cents <= line_total_cents",
+            name="shares_nonnegative",
+        ),
+        CheckConstraint(
+            "line_total_cents - discount_share_cents + tax_share_cents = credit_share_cents + card_share_cents",
+            name="shares_add_up",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -101,3 +120,10 @@ class OrderLine(Base):
     child_selections: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     pass_id: Mapped[int | None] = mapped_column(Integer)  # no FK: pass rows reference order lines
     breakdown: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # the line's part of the order's discount, tax, store credit and card charge, apportioned at
+    # checkout so the lines add up exactly to the order (pricing.allocation); its paid share is
+    # credit_share_cents + card_share_cents
+    discount_share_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tax_share_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credit_share_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    card_share_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -53,6 +53,7 @@ from estuary_checkout.payments.errors import (
     PaymentProviderUnavailable,
 )
 from estuary_checkout.payments.gateway import Intent, StripeGateway
+from estuary_checkout.pricing import allocation
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
 from estuary_checkout.workflows.types import BookingLifecycleInput, OrderExpiryInput
@@ -108,7 +109,12 @@ def _is_overlap(exc: Exception) -> bool:
 
 
 async def _hold_bookings(
-    session: AsyncSession, order: Order, cart: Cart, line_ids: dict[int, int], now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    order: Order,
+    cart: Cart,
+    line_ids: dict[int, int],
+    now: datetime,
 ) -> None:
     for line in cart.lines:
         if line.service.type != "session" or line.start_at is None or line.end_at is None:
@@ -127,6 +133,11 @@ async def _hold_bookings(
                 end_at=line.end_at,
                 blocked_until=line.end_at + timedelta(minutes=line.practitioner.buffer_minutes),
                 status="pending_payment",
+                # the policy the client accepts by booking: later setting changes never alter it
+                policy_full_refund_hours=settings.cancel_full_refund_hours,
+                policy_late_cancel_refund_percent=settings.late_cancel_refund_percent,
+                policy_reschedule_cutoff_hours=settings.reschedule_cutoff_hours,
+                policy_max_reschedules=settings.max_reschedules,
                 created_at=now,
                 updated_at=now,
             )
@@ -155,6 +166,21 @@ async def _ensure_customer(
     )
     user.stripe_customer_id = customer_id
     return customer_id
+
+
+def _line_shares(cart: Cart) -> list[allocation.LineShare]:
+    """Each line's exact part of the order's discount, tax, credit and card charge (kept on the
+    line: a canceled session's refund is its share)."""
+    allowed = coupons_service.terms(cart.coupon).allowed_service_ids if cart.coupon else None
+    t = cart.totals
+    return allocation.line_shares(
+        [line.line_total_cents for line in cart.lines],
+        [allowed is None or line.service.id in allowed for line in cart.lines],
+        discount_cents=t.discount_cents,
+        tax_cents=t.tax_cents,
+        credits_cents=t.credits_applied_cents,
+        card_cents=t.total_cents,
+    )
 
 
 def _created(order: Order, intent: Intent | None) -> CheckoutCreated:
@@ -223,7 +249,7 @@ async def create_checkout(
     session.add(order)
     await session.flush()
     line_rows = []
-    for line in cart.lines:
+    for line, share in zip(cart.lines, _line_shares(cart), strict=True):
         row = OrderLine(
             order_id=order.id,
             line_no=line.line_no,
@@ -239,11 +265,15 @@ async def create_checkout(
             child_selections={str(c.child_service_id): c.quantity for c in line.children} or None,
             pass_id=line.pass_id,
             breakdown=line.breakdown().model_dump(mode="json"),
+            discount_share_cents=share.discount_cents,
+            tax_share_cents=share.tax_cents,
+            credit_share_cents=share.credit_cents,
+            card_share_cents=share.card_cents,
         )
         session.add(row)
         line_rows.append(row)
     await session.flush()
-    await _hold_bookings(session, order, cart, {r.line_no: r.id for r in line_rows}, now)
+    await _hold_bookings(session, settings, order, cart, {r.line_no: r.id for r in line_rows}, now)
     if cart.coupon is not None:
         await coupons_service.reserve(
             session, cart.coupon, user_id=user.id, order_id=order.id, discount_cents=t.discount_cents
@@ -447,12 +477,19 @@ async def _revive_and_fulfil(
         log.info("late_payment_refunded", order_id=str(order.id), error=str(exc)[:200])
         if gateway is None:
             raise
-        refund = await gateway.refund(
-            intent_id=intent.id, amount=None, idempotency_key=f"order-{order.id}-late-refund", reason=reason
-        )
-        from estuary_checkout.payments import refunds as refunds_service
+        from estuary_checkout.refunds import service as refunds_service
 
-        await refunds_service.record(session, order, refund, reason=reason)
+        order = await repository.get(session, order.id, for_update=True) or order
+        await refunds_service.give_back(
+            session,
+            gateway,
+            order,
+            key=f"order:{order.id}:late-payment",
+            from_card=intent.amount,
+            from_credit=0,
+            card_to_credit=False,
+            reason=refunds_service.Reason("late_payment", "system", note=reason),
+        )
         await repository.transition(
             session,
             order.id,
@@ -460,7 +497,6 @@ async def _revive_and_fulfil(
             to="refunded",
             payment_status="refunded",
             refund_reason=reason,
-            refunded_cents=order.total_cents,
         )
         return "refunded"
 

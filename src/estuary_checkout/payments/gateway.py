@@ -64,6 +64,25 @@ class RefundInfo:
     currency: str
     status: str
     payment_intent: str | None
+    failure_reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def refund_from_stripe(refund: Any) -> RefundInfo:
+    d = _plain(refund)
+    return RefundInfo(
+        id=d["id"],
+        amount=int(d["amount"]),
+        currency=d["currency"],
+        status=str(d["status"]),
+        payment_intent=_id(d.get("payment_intent")),
+        failure_reason=d.get("failure_reason"),
+        metadata=dict(d.get("metadata") or {}),
+    )
+
+
+# the reasons Stripe's refund API accepts; ours are kept in the refund's metadata
+STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 def _to_dict(obj: Any) -> dict[str, Any] | None:
@@ -343,9 +362,22 @@ class StripeGateway:
         return intent_from_stripe(pi)
 
     async def refund(
-        self, *, intent_id: str, amount: int | None, idempotency_key: str, reason: str
+        self,
+        *,
+        intent_id: str,
+        amount: int | None,
+        idempotency_key: str,
+        reason: str,
+        metadata: dict[str, str] | None = None,
     ) -> RefundInfo:
-        params: dict[str, Any] = {"payment_intent": intent_id, "metadata": {"reason": reason[:500]}}
+        """Refund (part of) the intent's charge. `idempotency_key` comes from our refund row, so a
+        retried call returns the same refund instead of refunding twice."""
+        params: dict[str, Any] = {
+            "payment_intent": intent_id,
+            "metadata": {"reason": reason[:500], **(metadata or {})},
+        }
+        if reason in STRIPE_REFUND_REASONS:
+            params["reason"] = reason
         if amount is not None:
             params["amount"] = amount
         refund = await self._call(
@@ -355,32 +387,14 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             ),
         )
-        return RefundInfo(
-            id=refund.id,
-            amount=int(refund.amount),
-            currency=refund.currency,
-            status=str(refund.status),
-            payment_intent=_id(_plain(refund).get("payment_intent")),
-        )
+        return refund_from_stripe(refund)
 
     async def list_refunds(self, intent_id: str) -> list[RefundInfo]:
         page = await self._call(
             "refunds.list",
             lambda: self.client.v1.refunds.list_async(params={"payment_intent": intent_id, "limit": 100}),
         )
-        out = []
-        for r in page.data:
-            d = _plain(r)
-            out.append(
-                RefundInfo(
-                    id=d["id"],
-                    amount=int(d["amount"]),
-                    currency=d["currency"],
-                    status=str(d["status"]),
-                    payment_intent=_id(d.get("payment_intent")),
-                )
-            )
-        return out
+        return [refund_from_stripe(r) for r in page.data]
 
     async def ping(self) -> bool:
         """Is the API reachable with our key? (used by /ready)"""

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from estuary_checkout.db.base import Base, BigIntPK, UTCDateTime, utcnow
@@ -24,17 +23,3 @@ class SavedPaymentMethod(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     detached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class Refund(Base):
-    __tablename__ = "refund"
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
-    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("order.id"), index=True)
-    amount_cents: Mapped[int] = mapped_column(Integer)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

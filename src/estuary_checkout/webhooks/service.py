@@ -17,10 +17,11 @@ from estuary_checkout.db.session import session_scope
 from estuary_checkout.errors import AppError
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders import service as orders_service
-from estuary_checkout.payments import cards, refunds
+from estuary_checkout.payments import cards
 from estuary_checkout.payments import service as payments_service
 from estuary_checkout.payments.errors import PaymentProviderUnavailable
 from estuary_checkout.payments.gateway import InvalidWebhookSignature, StripeGateway, verify_webhook
+from estuary_checkout.refunds import service as refunds_service
 from estuary_checkout.webhooks import repository
 from estuary_checkout.webhooks.errors import InvalidSignature
 
@@ -33,7 +34,13 @@ INTENT_EVENTS = {
     "payment_intent.processing",
     "payment_intent.requires_action",
 }
-REFUND_EVENTS = {"charge.refunded", "refund.created", "refund.updated", "charge.refund.updated"}
+REFUND_EVENTS = {
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+}
 # What a webhook endpoint for this service should subscribe to (Stripe's `enabled_events`):
 # every other type would only be stored and ignored, at the cost of a request and a transaction.
 HANDLED_EVENTS = tuple(sorted(INTENT_EVENTS | REFUND_EVENTS | {"payment_method.detached"}))
@@ -66,7 +73,7 @@ async def _process(session: AsyncSession, gateway: StripeGateway, event: dict[st
         order = await orders_repo.by_payment_intent(session, str(pi)) if isinstance(pi, str) else None
         if order is None:
             return "ignored"
-        await refunds.sync_order_refunds(session, order, await gateway.list_refunds(str(pi)))
+        await refunds_service.sync_from_stripe(session, gateway, order.id)
         return "processed"
     if etype == "payment_method.detached":
         return "processed" if await cards.mark_detached(session, str(obj.get("id"))) else "ignored"

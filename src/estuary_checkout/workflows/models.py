@@ -23,6 +23,8 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     kind: Mapped[str] = mapped_column(String(32), default="start_workflow")
     workflow_type: Mapped[str] = mapped_column(String(100))
+    # kind "signal_workflow": the signal to send to workflow_id (payload = its arguments)
+    signal_name: Mapped[str | None] = mapped_column(String(100))
     workflow_id: Mapped[str] = mapped_column(String(255))
     task_queue: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)

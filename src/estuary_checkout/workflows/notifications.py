@@ -15,6 +15,8 @@ from estuary_checkout.workflows.models import Notification
 log = structlog.get_logger(__name__)
 
 BOOKING_NOTIFICATION_KINDS = ("confirmation", "reminder", "follow_up", "canceled", "rescheduled")
+# written by services in their own transaction (not by a workflow); the worker sends them
+ORDER_NOTIFICATION_KINDS = ("refund_succeeded", "refund_failed")
 
 
 class NotificationSender(Protocol):
@@ -41,6 +43,35 @@ def booking_dedupe_key(booking_id: int, kind: str, occurrence: int = 0) -> str:
     """`booking:{id}:{kind}`; a rescheduled booking's later reminders and notices get `:{n}`."""
     base = f"booking:{booking_id}:{kind}"
     return base if occurrence == 0 else f"{base}:{occurrence}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    user_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    booking_id: int | None = None,
+    channel: str = "log",
+) -> bool:
+    """Write a notice to send, in the caller's transaction (an outbox row: it exists exactly when
+    the change it reports does); the worker's notification relay sends it. Once per dedupe key."""
+    result = await session.execute(
+        upsert_insert(session, Notification)
+        .values(
+            dedupe_key=dedupe_key,
+            user_id=user_id,
+            booking_id=booking_id,
+            kind=kind,
+            channel=channel,
+            payload=payload,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification.id)
+    )
+    return result.scalar_one_or_none() is not None
 
 
 async def claim_unsent(

@@ -65,3 +65,63 @@ async def enqueue_order_expiry(session: AsyncSession, data: OrderExpiryInput) ->
         payload=asdict(data),
         task_queue=BOOKINGS_TASK_QUEUE,
     )
+
+
+async def enqueue_signal(
+    session: AsyncSession,
+    *,
+    workflow_type: str,
+    workflow_id: str,
+    signal: str,
+    args: list[Any],
+    dedupe_key: str,
+    task_queue: str = BOOKINGS_TASK_QUEUE,
+) -> bool:
+    """A signal to a running workflow, written in the caller's transaction; the relay delivers
+    it (at least once: signals must be safe to repeat). Once per dedupe key."""
+    now = utcnow()
+    stmt = (
+        upsert_insert(session, OutboxMessage)
+        .values(
+            dedupe_key=dedupe_key,
+            kind="signal_workflow",
+            workflow_type=workflow_type,
+            workflow_id=workflow_id,
+            signal_name=signal,
+            task_queue=task_queue,
+            payload={"args": args},
+            attempts=0,
+            available_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def signal_booking_canceled(session: AsyncSession, booking_id: int, reason: str) -> bool:
+    workflow_id = booking_workflow_id(booking_id)
+    return await enqueue_signal(
+        session,
+        workflow_type="BookingLifecycleWorkflow",
+        workflow_id=workflow_id,
+        signal="cancel",
+        args=[reason],
+        dedupe_key=f"signal:{workflow_id}:cancel",
+    )
+
+
+async def signal_booking_rescheduled(
+    session: AsyncSession, booking_id: int, new_start: str, new_end: str, occurrence: int
+) -> bool:
+    """`occurrence` (the booking's reschedule count after this move) keeps each move's signal apart."""
+    workflow_id = booking_workflow_id(booking_id)
+    return await enqueue_signal(
+        session,
+        workflow_type="BookingLifecycleWorkflow",
+        workflow_id=workflow_id,
+        signal="reschedule",
+        args=[new_start, new_end],
+        dedupe_key=f"signal:{workflow_id}:reschedule:{occurrence}",
+    )
