@@ -128,3 +128,15 @@ ListCursor = Annotated[
         description="`next_cursor` of the previous page",
     ),
 ]
+
+# Money-moving admin calls must be replay-safe: the header is required there.
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_\-:.]+$",
+        description="Required: the same key with the same body replays the first response and moves no money twice.",
+    ),
+]

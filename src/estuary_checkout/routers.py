@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
+from estuary_checkout.bookings.changes_router import router as booking_changes_router
 from estuary_checkout.catalog.router import router as catalog_router
 from estuary_checkout.credits.router import router as credits_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.payments.router import router as payments_router
+from estuary_checkout.refunds.router import router as refunds_router
 from estuary_checkout.webhooks.router import router as webhooks_router
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -13,5 +15,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     credits_router,
     catalog_router,
+    booking_changes_router,
+    refunds_router,
     webhooks_router,
 )

@@ -20,6 +20,7 @@ from tests.checkout.helpers import (
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import repository as credits_repo
+from estuary_checkout.orders import reconciler
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.models import Order
 from estuary_checkout.refunds.models import Refund
@@ -172,9 +173,7 @@ async def test_an_intent_stripe_does_not_know_still_expires_and_releases(
             .values(payment_intent_id=f"pi_unknown_{uuid.uuid4().hex}", expires_at=Order.created_at)
         )
         await s.commit()
-    counts = await orders_service.reconcile(
-        app_state.session_factory, app_state.gateway, older_than=timedelta(0)
-    )
+    counts = await reconciler.reconcile(app_state.session_factory, app_state.gateway, older_than=timedelta(0))
     order, bookings, bal, redeemed, _ = await _state(app_state, c["order_id"], user.id, code)
     assert order.status == "expired" and bookings == ["canceled"]
     assert (bal.balance_cents, bal.held_cents, redeemed) == (500, 0, 0)

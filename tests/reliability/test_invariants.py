@@ -23,6 +23,7 @@ from estuary_checkout.bookings.models import Booking
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
 from estuary_checkout.credits import repository as credits_repo
 from estuary_checkout.credits.models import CreditLedgerEntry
+from estuary_checkout.orders import reconciler
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.models import Order
 from estuary_checkout.users.models import User
@@ -206,7 +207,7 @@ async def test_one_payment_one_fulfilment(rclient, session, make_token, open_sta
     from datetime import timedelta
 
     async def reconcile():  # type: ignore[no-untyped-def]
-        return await orders_service.reconcile(
+        return await reconciler.reconcile(
             open_state.session_factory, open_state.gateway, older_than=timedelta(0)
         )
 

@@ -25,6 +25,7 @@ from estuary_checkout.app import create_app
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
 from estuary_checkout.credits import repository as credits_repo
+from estuary_checkout.orders import reconciler
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.models import Order
 from estuary_checkout.state import AppState
@@ -113,7 +114,7 @@ async def test_faults_leave_every_order_consistent(faulty_state, session, make_t
                 stripe_emu.clear_faults()
 
     # faults gone: the reconciler picks up paid orders whose confirm failed, expiry ends the rest
-    counts = await orders_service.reconcile(
+    counts = await reconciler.reconcile(
         faulty_state.session_factory, faulty_state.gateway, older_than=timedelta(0)
     )
     async with faulty_state.session_factory() as s:

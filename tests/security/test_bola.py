@@ -29,6 +29,10 @@ ROUTES = {
     ("GET", "/catalog/services/{service_id}"): "public catalog: no per-user data",
     ("GET", "/catalog/practitioners/{practitioner_id}"): "public catalog: no per-user data",
     ("GET", "/catalog/availability"): "public catalog: free slots only, never who holds the others",
+    ("POST", "/bookings/{booking_id}/cancel"): "booking_id of another user -> 404 (tests/aftersale)",
+    ("POST", "/bookings/{booking_id}/reschedule"): "booking_id of another user -> 404 (tests/aftersale)",
+    ("POST", "/admin/bookings/{booking_id}/cancel"): "admin role (403 for others)",
+    ("POST", "/admin/orders/{order_id}/refunds"): "admin role (403 for others)",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
 }
 

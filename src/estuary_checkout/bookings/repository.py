@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
+from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking, BookingEvent
 
 
 async def get(session: AsyncSession, booking_id: int, *, for_update: bool = False) -> Booking | None:
@@ -29,12 +29,19 @@ async def set_completed(session: AsyncSession, booking_id: int, *, now: datetime
 
 
 async def set_canceled(
-    session: AsyncSession, booking_id: int, *, canceled_by: str, reason: str | None, now: datetime
+    session: AsyncSession,
+    booking_id: int,
+    *,
+    canceled_by: str,
+    reason: str | None,
+    now: datetime,
+    from_: tuple[str, ...] = BLOCKING_STATUSES,
 ) -> bool:
-    """pending_payment/confirmed → canceled; False when the booking no longer holds its slot."""
+    """`from_` (default: pending_payment/confirmed) → canceled; False when the booking was not in
+    one of those statuses (canceled or completed meanwhile)."""
     result = await session.execute(
         update(Booking)
-        .where(Booking.id == booking_id, Booking.status.in_(BLOCKING_STATUSES))
+        .where(Booking.id == booking_id, Booking.status.in_(from_))
         .values(
             status="canceled", canceled_by=canceled_by, cancel_reason=reason, canceled_at=now, updated_at=now
         )
@@ -66,3 +73,30 @@ async def set_times(
         .returning(Booking.id)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def get_for_user(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
+    """The caller's booking; another user's is None, exactly like a missing one."""
+    return (
+        await session.execute(
+            select(Booking)
+            .where(Booking.id == booking_id, Booking.user_id == user_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def mark_pass_returned(session: AsyncSession, booking_id: int) -> bool:
+    """Record that the booking's pass session went back; True only the first time."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.pass_returned.is_(False))
+        .values(pass_returned=True)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+async def add_event(session: AsyncSession, **values: object) -> None:
+    session.add(BookingEvent(**values))
+    await session.flush()

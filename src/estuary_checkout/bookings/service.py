@@ -13,16 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.bookings import repository
+from estuary_checkout.bookings.errors import BookingNotFound
 from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.errors import NotFound
 
 RescheduleOutcome = Literal["ok", "refused", "not_allowed", "invalid"]
 
 
-class BookingNotFound(NotFound):
-    code = "BOOKING_NOT_FOUND"
-    message = "Booking not found"
+__all__ = ["BookingNotFound", "cancel", "complete", "get_booking", "reschedule"]
 
 
 async def get_booking(session: AsyncSession, booking_id: int, *, for_update: bool = False) -> Booking:

@@ -97,9 +97,15 @@ _OCCUPIED = select(_booking.start_at, _booking.blocked_until).where(
 
 
 async def occupied(
-    db: SessionOrConnection, practitioner_id: int, since: datetime, until: datetime
+    db: SessionOrConnection,
+    practitioner_id: int,
+    since: datetime,
+    until: datetime,
+    *,
+    except_booking: int | None = None,
 ) -> list[tuple[datetime, datetime]]:
     """[start, blocked_until) of the practitioner's slot-holding bookings that reach into [since, until)."""
     conn = await core_connection(db)
-    rows = await conn.execute(_OCCUPIED, {"practitioner_id": practitioner_id, "since": since, "until": until})
+    stmt = _OCCUPIED if except_booking is None else _OCCUPIED.where(_booking.id != except_booking)
+    rows = await conn.execute(stmt, {"practitioner_id": practitioner_id, "since": since, "until": until})
     return [(r[0], r[1]) for r in rows]

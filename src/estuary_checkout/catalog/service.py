@@ -17,10 +17,13 @@ from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.errors import (
     InvalidRange,
     NotASession,
+    OutsideAvailability,
     PractitionerMismatch,
     PractitionerNotFound,
     RangeTooLarge,
     ServiceNotFound,
+    SlotUnavailable,
+    StartInPast,
 )
 from estuary_checkout.catalog.models import Practitioner, Service
 from estuary_checkout.catalog.schemas import (
@@ -35,6 +38,7 @@ from estuary_checkout.catalog.schemas import (
 )
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection, orm_session
+from estuary_checkout.errors import AppError
 from estuary_checkout.pagination import PageOf, keyset, page_of
 
 MAX_AVAILABILITY_RANGE = timedelta(days=31)
@@ -126,6 +130,26 @@ def time_off_of(practitioner: Practitioner) -> availability.Intervals:
     return availability.Intervals((t.start_at, t.end_at) for t in practitioner.time_off)
 
 
+def slot_error(reason: availability.Refusal, field: str, min_lead_minutes: int) -> AppError:
+    """The error a client sees for a session time the availability rules refuse."""
+    if reason == "too_soon":
+        return StartInPast(details={"field": field, "min_lead_minutes": min_lead_minutes})
+    if reason == "busy":
+        return SlotUnavailable(details={"field": field})
+    if reason == "too_far":
+        return OutsideAvailability(
+            "Sessions can be booked at most two years ahead", details={"field": field, "reason": reason}
+        )
+    if reason == "time_off":
+        return OutsideAvailability(
+            "The practitioner is away at that time", details={"field": field, "reason": reason}
+        )
+    return OutsideAvailability(
+        "That time is not one of the practitioner's slots (see GET /catalog/availability)",
+        details={"field": field, "reason": reason},
+    )
+
+
 async def occupied(
     db: SessionOrConnection,
     practitioner: Practitioner,
@@ -133,11 +157,17 @@ async def occupied(
     end: datetime,
     *,
     also: Iterable[tuple[datetime, datetime]] = (),
+    except_booking: int | None = None,
 ) -> availability.Intervals:
     """The practitioner's slot-holding bookings that could refuse a session in [start, end)
-    (plus `also`: sessions of the same cart, not yet written)."""
+    (plus `also`: sessions of the same cart, not yet written; minus `except_booking`: the one
+    being moved)."""
     found = await catalog_repo.occupied(
-        db, practitioner.id, start, end + timedelta(minutes=practitioner.buffer_minutes)
+        db,
+        practitioner.id,
+        start,
+        end + timedelta(minutes=practitioner.buffer_minutes),
+        except_booking=except_booking,
     )
     return availability.Intervals([*found, *also])
 

@@ -15,19 +15,15 @@ from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.session import SessionOrConnection, orm_session
-from estuary_checkout.errors import AppError
 from estuary_checkout.orders.errors import (
     CheckoutTypeMismatch,
     CurrencyMismatch,
     InvalidChildSelection,
     InvalidDuration,
-    OutsideAvailability,
     PractitionerMismatch,
     QuantityOutOfRange,
     ServiceNotFound,
     ServiceNotPurchasable,
-    SlotUnavailable,
-    StartInPast,
     TimesRequired,
 )
 from estuary_checkout.orders.schemas import CheckoutItem, CheckoutRequest, ChildLine, LineBreakdown
@@ -36,26 +32,6 @@ from estuary_checkout.pricing import service as pricing
 from estuary_checkout.users.models import User
 
 SERVICE_TYPE = {"single_session": "session", "bundle": "bundle", "package": "package"}
-
-
-def refuse_slot(reason: availability.Refusal, field: str, settings: Settings) -> AppError:
-    """The error a client sees for a session time the availability rules refuse."""
-    if reason == "too_soon":
-        return StartInPast(details={"field": field, "min_lead_minutes": settings.min_lead_minutes})
-    if reason == "busy":
-        return SlotUnavailable(details={"field": field})
-    if reason == "too_far":
-        return OutsideAvailability(
-            "Sessions can be booked at most two years ahead", details={"field": field, "reason": reason}
-        )
-    if reason == "time_off":
-        return OutsideAvailability(
-            "The practitioner is away at that time", details={"field": field, "reason": reason}
-        )
-    return OutsideAvailability(
-        "That time is not one of the practitioner's slots (see GET /catalog/availability)",
-        details={"field": field, "reason": reason},
-    )
 
 
 @dataclass
@@ -239,7 +215,7 @@ async def build_cart(
                 else None,
             )
             if reason is not None:
-                raise refuse_slot(reason, f"{f}.start_time", settings)
+                raise catalog_service.slot_error(reason, f"{f}.start_time", settings.min_lead_minutes)
             mine.append((start, end + timedelta(minutes=practitioner.buffer_minutes)))
             pass_id = None
             if item.use_pass:

@@ -9,14 +9,13 @@ fulfilment writes (ledger keys, pass and outbox uniques).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog import repository as catalog_repo
@@ -26,7 +25,7 @@ from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import SessionOrConnection, session_scope
+from estuary_checkout.db.session import SessionOrConnection
 from estuary_checkout.errors import AppError
 from estuary_checkout.orders import repository
 from estuary_checkout.orders.cart import Cart, build_cart
@@ -597,49 +596,3 @@ async def expire_order(
         return "expired"
     fresh = await repository.get(session, order.id)
     return fresh.status if fresh else "expired"
-
-
-async def reconcile(
-    session_factory: async_sessionmaker[AsyncSession],
-    gateway: StripeGateway,
-    *,
-    older_than: timedelta = timedelta(minutes=2),
-    now_fn: Callable[[], datetime] = utcnow,
-) -> dict[str, int]:
-    """The safety net: ask Stripe about orders left open (dropped webhook, crashed API) and
-    fulfil or expire them. Each order is handled in its own transaction."""
-    counts = {"checked": 0, "fulfilled": 0, "expired": 0, "unchanged": 0, "errors": 0}
-    async for session in session_scope(session_factory):
-        orders = await repository.stuck(session, created_before=now_fn() - older_than)
-    for stale in orders:
-        counts["checked"] += 1
-        try:
-            async for session in session_scope(session_factory):
-                order = await repository.get(session, stale.id)
-                if order is None or order.status not in repository.OPEN_STATUSES:
-                    counts["unchanged"] += 1
-                    continue
-                if order.payment_intent_id:
-                    try:
-                        intent = await gateway.retrieve_intent(order.payment_intent_id)
-                    except PaymentNotFound:
-                        intent = None  # unknown at Stripe: it can only expire
-                    if intent is not None and intent.status == "succeeded":
-                        result = await apply_intent(session, gateway, order, intent)
-                        counts["fulfilled" if result == "completed" else "unchanged"] += 1
-                        continue
-                if order.expires_at <= now_fn():
-                    result = await expire_order(session, gateway, order.id)
-                    counts[
-                        "expired"
-                        if result == "expired"
-                        else "fulfilled"
-                        if result == "completed"
-                        else "unchanged"
-                    ] += 1
-                else:
-                    counts["unchanged"] += 1
-        except Exception as exc:
-            counts["errors"] += 1
-            log.warning("reconcile_failed", order_id=str(stale.id), error=str(exc)[:300])
-    return counts

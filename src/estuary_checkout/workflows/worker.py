@@ -54,10 +54,14 @@ async def run_reconciler(
     while not stop.is_set():
         try:
             # Imported here so the worker starts even while orders is broken; each run retries it.
-            from estuary_checkout.orders import service as orders_service
+            from estuary_checkout.orders import reconciler
 
-            counts = await orders_service.reconcile(session_factory, gateway, older_than=RECONCILE_OLDER_THAN)
+            counts = await reconciler.reconcile(session_factory, gateway, older_than=RECONCILE_OLDER_THAN)
             log.info("reconciler.run", **counts)
+            refunds = await reconciler.refunds_pending(
+                session_factory, gateway, older_than=RECONCILE_OLDER_THAN
+            )
+            log.info("reconciler.refunds", **refunds)
         except Exception:
             log.exception("reconciler.failed")
         with contextlib.suppress(TimeoutError):
