@@ -165,6 +165,9 @@ def demo(
     use_credits: Annotated[bool, typer.Option("--use-credits")] = False,
     coupon: Annotated[str | None, typer.Option("--coupon")] = None,
     save_card: Annotated[bool, typer.Option("--save-card")] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="then cancel the session and show the refund (sessions only)")
+    ] = False,
     api_url: Annotated[str | None, typer.Option(help="default http://CHECKOUT_HOST:CHECKOUT_PORT")] = None,
 ) -> None:
     """Buy something end to end against the running dev stack and show what happened."""
@@ -172,6 +175,10 @@ def demo(
 
     if checkout_type not in ("session", "bundle", "package"):
         raise typer.BadParameter("choose session, bundle or package", param_hint="--checkout-type")
+    if cancel and checkout_type != "session":
+        raise typer.BadParameter(
+            "--cancel cancels a session: use it with --checkout-type session", param_hint="--cancel"
+        )
     settings = get_settings()
     out = Console()
     opts = DemoOptions(
@@ -181,6 +188,7 @@ def demo(
         use_credits=use_credits,
         coupon=coupon,
         save_card=save_card,
+        cancel=cancel,
         api_url=api_url or f"http://{settings.host}:{settings.port}",
     )
     try:

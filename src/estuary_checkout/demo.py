@@ -2,6 +2,7 @@
 
 price → create → pay at Stripe with the publishable key and client_secret (what Stripe.js does)
 → confirm → status → the booking's workflow at Temporal. A declined card ends with the decline.
+With `--cancel` the client then cancels the session and the summary shows the refund.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DemoOptions:
     coupon: str | None = None
     save_card: bool = False
     api_url: str = "http://127.0.0.1:8000"
+    cancel: bool = False
 
 
 def _item(kind: str, slot: datetime | None) -> dict[str, Any]:
@@ -55,12 +57,15 @@ def _item(kind: str, slot: datetime | None) -> dict[str, Any]:
     }
 
 
-def _slots(now: datetime):  # type: ignore[no-untyped-def]
-    """Candidate hours inside Maya Chen's 08:00–20:00 UTC window, from tomorrow on."""
-    day = (now + timedelta(days=1)).date()
-    for d in range(60):
-        for hour in range(8, 19):
-            yield datetime(day.year, day.month, day.day, hour, tzinfo=UTC) + timedelta(days=d)
+async def _free_slots(api: httpx.AsyncClient, since: datetime) -> list[datetime]:
+    """Free slots of the demo session (service 123, Maya Chen), as a front end finds them."""
+    r = await api.get(
+        f"{API}/catalog/availability",
+        params={"service_id": 123, "from": since.isoformat(), "to": (since + timedelta(days=14)).isoformat()},
+    )
+    if r.status_code != 200:
+        raise DemoFailed(f"availability: {r.json().get('error')} ({r.json().get('code')})")
+    return [datetime.fromisoformat(s["start_time"]) for s in r.json()["slots"]]
 
 
 def _money(cents: int, currency: str = "usd") -> str:
@@ -83,7 +88,12 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
             base_body["coupon_code"] = opts.coupon
 
         created = quote = None
-        slots = _slots(datetime.now(UTC)) if kind == "session" else iter([None])
+        slots: list[datetime | None] = [None]
+        if kind == "session":
+            # two days out when the demo cancels: inside the full-refund window of the policy
+            since = datetime.now(UTC) + timedelta(days=2 if opts.cancel else 1)
+            with console.status("Finding a free slot (GET /catalog/availability)…"):
+                slots = [*await _free_slots(api, since)]
         with console.status("Pricing the cart and creating the order…"):
             for slot in slots:
                 body = {**base_body, "items": [_item(kind, slot)]}
@@ -98,7 +108,7 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
                 quote, created = q.json(), r.json()
                 break
         if created is None or quote is None:
-            raise DemoFailed("no free slot found in the next 60 days")
+            raise DemoFailed("no free slot found in the next 14 days")
         console.print(
             f"[green]✓[/] order {created['order_id']} created, total {_money(created['total_cents'])}"
         )
@@ -139,13 +149,31 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
         status = (await api.post(f"{API}/checkout/status", json={"order_id": created["order_id"]})).json()
         if status["status"] != "completed":
             raise DemoFailed(f"order ended {status['status']}")
+        booking_ids = status["booking_ids"]
+        canceled: list[dict[str, Any]] = []
+        if opts.cancel:
+            with console.status("Canceling the session (the client's cancel, under its policy)…"):
+                for bid in booking_ids:
+                    r = await api.post(f"{API}/bookings/{bid}/cancel", json={"reason": "demo --cancel"})
+                    if r.status_code != 200:
+                        raise DemoFailed(f"cancel: {r.json().get('error')} ({r.json().get('code')})")
+                    canceled.append(r.json())
+                status = (
+                    await api.post(f"{API}/checkout/status", json={"order_id": created["order_id"]})
+                ).json()
+            refunded = sum(c["refund"]["card_cents"] + c["refund"]["credit_cents"] for c in canceled)
+            console.print(f"[green]✓[/] canceled, {_money(refunded)} refunded")
 
-    workflows = await _workflow_states(settings, status["booking_ids"], console)
-    _summary(console, kind, quote, created, status, confirm, workflows)
-    return {"order": status, "workflows": workflows}
+    workflows = await _workflow_states(settings, booking_ids, console, finished=bool(canceled))
+    _summary(console, kind, quote, created, status, confirm, workflows, booking_ids, canceled)
+    return {"order": status, "workflows": workflows, "canceled": canceled}
 
 
-async def _workflow_states(settings: Settings, booking_ids: list[int], console: Console) -> dict[int, str]:
+async def _workflow_states(
+    settings: Settings, booking_ids: list[int], console: Console, *, finished: bool = False
+) -> dict[int, str]:
+    """Each booking's workflow at Temporal; with `finished`, waits (briefly) for it to end, as a
+    canceled booking's workflow does once the outbox relay has signaled it."""
     if not booking_ids:
         return {}
     from temporalio.client import Client
@@ -167,6 +195,9 @@ async def _workflow_states(settings: Settings, booking_ids: list[int], console: 
                 try:
                     desc = await client.get_workflow_handle(booking_workflow_id(bid)).describe()
                     out[bid] = desc.status.name if desc.status else "UNKNOWN"
+                    if finished and out[bid] == "RUNNING" and time.monotonic() < deadline:
+                        await asyncio.sleep(0.5)
+                        continue
                     break
                 except Exception:
                     if time.monotonic() > deadline:
@@ -184,6 +215,8 @@ def _summary(
     status: dict[str, Any],
     confirm: dict[str, Any],
     workflows: dict[int, str],
+    booking_ids: list[int],
+    canceled: list[dict[str, Any]],
 ) -> None:
     table = Table(title=f"Estuary Checkout demo: {kind}", show_header=False)
     cur = quote["currency"]
@@ -198,7 +231,12 @@ def _summary(
     table.add_row("order", created["order_id"])
     table.add_row("payment intent", created["payment_intent_id"] or "none (nothing to charge)")
     table.add_row("status", f"[green]{status['status']}[/] (payment {status['payment_status']})")
-    table.add_row("bookings", ", ".join(map(str, status["booking_ids"])) or "none (a pass was granted)")
+    table.add_row("bookings", ", ".join(map(str, booking_ids)) or "none (a pass was granted)")
+    for c in canceled:
+        refund = c["refund"]
+        table.add_row(f"booking {c['booking_id']}", "[yellow]canceled[/]")
+        table.add_row("refunded to card", _money(refund["card_cents"], cur))
+        table.add_row("refunded to store credit", _money(refund["credit_cents"], cur))
     for bid, state in workflows.items():
         table.add_row(f"workflow booking-lifecycle-{bid}", state)
     console.print(table)

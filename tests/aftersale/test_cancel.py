@@ -282,6 +282,9 @@ async def test_pass_session_back_early_forfeited_late(client, factory, new_user,
     r = await client.post(CANCEL.format(early), json={}, headers=buyer.headers)
     assert r.json()["pass_session_returned"] is True and r.json()["refund"]["refund_ids"] == []
     assert await used() == 0
+    async with db(factory) as s:  # nothing was paid for it, so nothing was "refunded"
+        covered = (await s.execute(select(Booking.order_id).where(Booking.id == early))).scalar_one()
+    assert (await order_row(factory, str(covered))).status == "completed"
     assert (await client.post(CANCEL.format(early), json={}, headers=buyer.headers)).json()[
         "pass_session_returned"
     ] is True

@@ -176,3 +176,15 @@ def test_demo_declined_card_exits_non_zero_with_the_decline(dev_stack):  # type:
     )
     assert r.returncode == 1
     assert "card declined" in r.stdout and "generic_decline" in r.stdout
+
+
+def test_demo_cancel_pays_cancels_and_shows_the_refund(dev_stack):  # type: ignore[no-untyped-def]
+    # a user of its own: demo@example.com holds a pass by now (the bundle demo), which would cover it
+    r = _demo(dev_stack, "--user-email", "cancel-demo@example.com", "--checkout-type", "session", "--cancel")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "canceled" in r.stdout and "refunded to card" in r.stdout
+    # three days ahead or more is inside the full-refund window: the whole 108.75 USD comes back
+    assert re.search(r"refunded to card\s*│\s*108\.75 USD", r.stdout), r.stdout
+    assert "refunded (payment refunded)" in r.stdout
+    booking_id = int(re.search(r"booking-lifecycle-(\d+)", r.stdout).group(1))  # type: ignore[union-attr]
+    assert f"booking {booking_id}" in r.stdout

@@ -250,7 +250,8 @@ async def settle_order(session: AsyncSession, order: Order) -> None:
     paid = order.total_cents + (order.credits_applied_cents if order.completed_at is not None else 0)
     values: dict[str, object] = {"refunded_cents": total}
     if order.status in PAID_STATUSES:
-        status = "refunded" if total >= paid else "partially_refunded" if total > 0 else "completed"
+        # an order nothing was paid for (a pass covered it) is never "refunded"
+        status = "refunded" if 0 < paid <= total else "partially_refunded" if total > 0 else "completed"
         values["payment_status"] = status if status != "completed" else "paid"
         await orders_repo.transition(session, order.id, from_=PAID_STATUSES, to=status, **values)
         order.status = status
