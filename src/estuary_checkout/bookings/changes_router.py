@@ -17,7 +17,7 @@ from estuary_checkout.bookings.changes_schemas import (
 )
 from estuary_checkout.catalog import errors as catalog_errors
 from estuary_checkout.deps import AdminUser, CurrentUser, DbSession, SettingsDep, State
-from estuary_checkout.errors import error_responses
+from estuary_checkout.errors import Forbidden, error_responses
 from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentProviderUnavailable
 from estuary_checkout.refunds.errors import RefundExceedsRefundable
@@ -72,7 +72,7 @@ async def reschedule_booking(
 @router.post(
     "/admin/bookings/{booking_id}/cancel",
     response_model=CancelResult,
-    responses=error_responses(*CANCEL_ERRORS),
+    responses=error_responses(*CANCEL_ERRORS, Forbidden),
 )
 async def admin_cancel_booking(
     booking_id: BookingId, body: AdminCancelRequest, admin: AdminUser, session: DbSession, state: State

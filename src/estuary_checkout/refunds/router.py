@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from estuary_checkout.bookings import errors as booking_errors
 from estuary_checkout.deps import AdminUser, DbSession, RequiredIdempotencyKey, State
-from estuary_checkout.errors import error_responses
+from estuary_checkout.errors import Forbidden, error_responses
 from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
 from estuary_checkout.orders.errors import OrderNotFound
@@ -34,6 +34,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["admin"])
         PaymentProviderUnavailable,
         IdempotencyKeyReused,
         IdempotencyInProgress,
+        Forbidden,
     ),
 )
 async def refund_order(
