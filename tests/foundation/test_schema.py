@@ -253,3 +253,60 @@ def test_catalog_migration_keeps_existing_rows(scratch_url):
         )
     downgrade(scratch_url, "0001")
     assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM booking"))[0] == [(1,)]
+
+
+def test_after_sale_migration_keeps_orders_and_apportions_their_lines(scratch_url):
+    """0002 → 0004 on a database with a paid two-line order (coupon on one service, store
+    credit) and a refund recorded the old way: the lines get shares that add up to the order,
+    refunds get keys, and the per-method budget counts the old refund."""
+    upgrade(scratch_url, "0002")
+    sqlite = scratch_url.startswith("sqlite")
+    now = "'2031-03-03 10:00:00.000000'" if sqlite else "'2031-03-03 10:00:00+00'"
+    # how each backend stores a UUID column
+    oid = "'1f0c6f8a9a5c4f53a0d5e2b1c3d4e5f6'" if sqlite else "'1f0c6f8a-9a5c-4f53-a0d5-e2b1c3d4e5f6'"
+    asyncio.run(
+        _exec(
+            scratch_url,
+            f"INSERT INTO practitioner (id, name, timezone, is_active, created_at, updated_at) VALUES (7, 'P', 'UTC', true, {now}, {now})",
+            *(
+                "INSERT INTO service (id, type, name, practitioner_id, price_cents, currency, duration_minutes, is_active,"
+                f" max_per_customer, bonus_sessions, created_at, updated_at) VALUES ({i}, 'session', 'S', 7, {p}, 'usd', 60,"
+                f" true, 5, 0, {now}, {now})"
+                for i, p in ((8, 3333), (9, 6667))
+            ),
+            f"INSERT INTO \"user\" (id, external_id, roles, created_at, updated_at) VALUES (5, 'u', '[]', {now}, {now})",
+            "INSERT INTO coupon (id, code, kind, percent_off, min_subtotal_cents, allowed_service_ids, redeemed_count,"
+            f" is_active, created_at) VALUES (3, 'TEN', 'percent', 10, 0, '[9]', 1, true, {now})",
+            'INSERT INTO "order" (id, user_id, checkout_type, status, currency, subtotal_cents, discount_cents, tax_cents,'
+            " credits_applied_cents, total_cents, refunded_cents, coupon_id, payment_intent_id, save_payment_method,"
+            " payment_status, metadata, expires_at, completed_at, created_at, updated_at) VALUES"
+            f" ({oid}, 5, 'single_session', 'partially_refunded', 'usd', 10000, 667, 817, 1000, 9150, 150, 3, 'pi_1', false,"
+            f" 'partially_refunded', '{{}}', {now}, {now}, {now}, {now})",
+            *(
+                "INSERT INTO order_line (order_id, line_no, service_id, practitioner_id, service_type, description, quantity,"
+                f" unit_price_cents, line_total_cents, breakdown) VALUES ({oid}, {n}, {sid}, 7, 'session', 'S', 1, {p}, {p}, '{{}}')"
+                for n, sid, p in ((0, 8, 3333), (1, 9, 6667))
+            ),
+            "INSERT INTO refund (stripe_refund_id, order_id, amount_cents, currency, status, reason, created_at, updated_at)"
+            f" VALUES ('re_1', {oid}, 150, 'usd', 'succeeded', 'made at Stripe', {now}, {now})",
+        )
+    )
+    upgrade(scratch_url)
+    lines, refund, order = asyncio.run(
+        _exec(
+            scratch_url,
+            "SELECT discount_share_cents, tax_share_cents, credit_share_cents, card_share_cents FROM order_line ORDER BY line_no",
+            "SELECT key, source, destination, reason, note FROM refund",
+            'SELECT refund_from_card_cents, refund_from_credit_cents, refunded_cents FROM "order"',
+        )
+    )
+    assert [r[0] for r in lines] == [0, 667]  # the coupon applied to service 9 only
+    assert (
+        sum(r[1] for r in lines) == 817
+        and sum(r[2] for r in lines) == 1000
+        and sum(r[3] for r in lines) == 9150
+    )
+    assert refund == [("stripe:re_1", "card", "card", "other", "made at Stripe")]
+    assert order == [(150, 0, 150)]
+    downgrade(scratch_url, "0002")
+    assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM refund"))[0] == [(1,)]
