@@ -37,18 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` as a package when run as a script
 
-from bench.run import (  # noqa: E402
-    API,
-    JWT_SECRET,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    count_round_trips,
-    create_db,
-    drop_db,
-    log,
-    prepare_database,
-)
+from bench.common import API, JWT_SECRET, PG_HOST, PG_PORT, PG_USER, log  # noqa: E402
+from bench.roundtrips import count_round_trips  # noqa: E402
+from bench.seeding import create_db, drop_db, prepare_database  # noqa: E402
 
 TARGETS = ("hello", "db", "calc")
 CONCURRENCY = 20
@@ -199,7 +190,7 @@ def main() -> int:
     asyncio.run(create_db(db))
     try:
         token = prepare_database(db, env)
-        plan = asyncio.run(count_round_trips(db, env, token)).plan
+        plan = asyncio.run(count_round_trips(db, env, token))["calc"].plan
         env["BENCH_DB_PLAN"] = ",".join(map(str, plan))  # the db baseline mirrors the quote's round trips
         results: dict[str, float] = {}
         for target in args.only or TARGETS:
