@@ -280,7 +280,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short windows, growth 1k and 1M (~9 min)")
+    parser.add_argument("--quick", action="store_true", help="short windows, growth 1k and 1M (~10 min)")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-webhooks", action="store_true", help="do not deliver emulator webhooks to the API"
