@@ -1,4 +1,4 @@
-"""The two baselines of the checkout benchmark, served exactly like the service (uvicorn, one worker).
+"""The baselines of the checkout benchmark, served exactly like the service (uvicorn, one worker).
 
 * `POST /hello` parses a checkout-shaped JSON body with a Pydantic model and returns a small JSON:
   the framework ceiling.
@@ -7,9 +7,15 @@
   transactions and statements, on an engine built by the service's own `make_engine` (same pool
   settings) against the same PostgreSQL database. Plain primary-key / indexed SELECTs through
   SQLAlchemy Core, no ORM and no business logic. The shape comes from BENCH_DB_PLAN, e.g.
-  "1,5" = one transaction with 1 statement, then one with 5 (bench/run.py measures it).
+  "1,5" = one transaction with 1 statement, then one with 5 (bench/roundtrips.py measures it).
+* `GET /db-slots?service_id=&practitioner_id=&from=&to=` is the same for the availability listing:
+  it parses the listing's query parameters, then makes as many round trips as one listing
+  (BENCH_SLOTS_PLAN) with the listing's reads in the listing's order — the service row, its package
+  children and prices, the practitioner with her windows, her upcoming time off, the bookings that
+  hold her time in the range (the same rows the listing gets) — and returns how many rows it read.
+  No slots are computed and no ORM objects built: what the listing does on top of this is the gap.
 
-Both apply the service's process settings: its pool settings and, with CHECKOUT_GC_TUNE (on by
+All three apply the service's process settings: its pool settings and, with CHECKOUT_GC_TUNE (on by
 default), its garbage-collector tuning.
 
     uvicorn bench.baseline_app:create_app --factory ...
@@ -20,17 +26,17 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import FastAPI, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 
 from estuary_checkout.config import Settings, tune_gc
 from estuary_checkout.db.session import make_engine
 
-Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+ItemId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class Strict(BaseModel):
@@ -38,8 +44,8 @@ class Strict(BaseModel):
 
 
 class Item(Strict):
-    service_id: Id
-    practitioner_id: Id
+    service_id: ItemId
+    practitioner_id: ItemId
     quantity: int = Field(default=1, ge=1, le=100)
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -76,9 +82,39 @@ QUERIES = [
     (text("SELECT balance_cents, held_cents FROM credit_balance WHERE user_id = :i"), {"i": 1}),
 ]
 
+# What the availability listing reads, in its order; cycled through as the plan needs.
+SLOTS_QUERIES = [
+    text(
+        "SELECT s.id, s.type, s.name, s.practitioner_id, s.price_cents, s.currency, s.duration_minutes"
+        " FROM service s JOIN practitioner p ON p.id = s.practitioner_id"
+        " WHERE s.id = :service_id AND s.is_active AND p.is_active"
+    ),
+    text("SELECT id, child_service_id, quantity FROM package_child WHERE package_id = :service_id"),
+    text("SELECT service_id, currency, amount_cents FROM service_price WHERE service_id = :service_id"),
+    text(
+        "SELECT p.id, p.name, p.timezone, p.buffer_minutes, p.slot_step_minutes,"
+        " w.weekday, w.start_minute, w.end_minute"
+        " FROM practitioner p LEFT JOIN availability_window w ON w.practitioner_id = p.id"
+        " WHERE p.id = :practitioner_id"
+    ),
+    text("SELECT start_at, end_at FROM time_off WHERE practitioner_id = :practitioner_id AND end_at > now()"),
+    text(
+        "SELECT start_at, blocked_until FROM booking WHERE practitioner_id = :practitioner_id"
+        " AND status IN ('pending_payment', 'confirmed') AND start_at < :until AND blocked_until > :since"
+    ),
+]
+SLOT_SESSION = timedelta(minutes=60)  # service 123's duration: the listing reads bookings up to `to` + it
+
+Id = Annotated[int, Query(ge=1, le=2_147_483_647)]
+
+
+def _plan(var: str, default: str) -> list[int]:
+    return [int(n) for n in os.environ.get(var, default).split(",") if n.strip()]
+
 
 def create_app() -> FastAPI:
-    plan = [int(n) for n in os.environ.get("BENCH_DB_PLAN", "1,5").split(",") if n.strip()]
+    plan = _plan("BENCH_DB_PLAN", "1,5")
+    slots_plan = _plan("BENCH_SLOTS_PLAN", "6")
     settings = Settings()  # the service's own pool settings (CHECKOUT_DB_POOL_SIZE, ...), same engine factory
     engine = make_engine(
         settings.database_url,
@@ -111,5 +147,28 @@ def create_app() -> FastAPI:
                     q += 1
                 await conn.commit()
         return Answer(ok=True, items=len(body.items), rows=rows)
+
+    @app.get("/db-slots")
+    async def db_slots(
+        service_id: Id,
+        range_start: Annotated[AwareDatetime, Query(alias="from")],
+        range_end: Annotated[AwareDatetime, Query(alias="to")],
+        practitioner_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    ) -> Answer:
+        params = {
+            "service_id": service_id,
+            "practitioner_id": practitioner_id or 456,
+            "since": range_start,
+            "until": range_end + SLOT_SESSION,
+        }
+        rows = 0
+        q = 0
+        for statements in slots_plan:
+            async with engine.connect() as conn:
+                for _ in range(statements):
+                    rows += len((await conn.execute(SLOTS_QUERIES[q % len(SLOTS_QUERIES)], params)).all())
+                    q += 1
+                await conn.commit()
+        return Answer(ok=True, items=1, rows=rows)
 
     return app

@@ -223,6 +223,12 @@ class Client:
                 "POST", f"{API}/checkout/calculate-price", self.cfg["calc_body"], json_headers(self.token)
             )
             return {} if status == 200 else self._fail(scenario, status, data)
+        if scenario in ("slots", "db-slots"):
+            path = f"{API}/catalog/availability" if scenario == "slots" else "/db-slots"
+            status, data = await self.api.request(
+                "GET", f"{path}?{self.cfg['slots_query']}", b"", json_headers(self.token)
+            )
+            return {} if status == 200 else self._fail(scenario, status, data)
         steps: dict[str, float] = {}
         t = time.perf_counter()
         status, data = await self.api.request(
