@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 HORIZON = timedelta(days=730)
 MINUTES_PER_DAY = 1440
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 Refusal = Literal["outside_availability", "time_off", "too_soon", "too_far", "busy"]
 
@@ -121,7 +122,7 @@ def _stretches(placed: Iterable[tuple[datetime, datetime]]) -> list[tuple[dateti
 
 
 def _within(stretches: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
-    i = bisect.bisect_right(stretches, (start, datetime.max.replace(tzinfo=UTC))) - 1
+    i = bisect.bisect_right(stretches, (start, _LATEST)) - 1
     return i >= 0 and stretches[i][0] <= start and end <= stretches[i][1]
 
 
@@ -133,12 +134,20 @@ def _local_dates(rules: Rules, start: datetime, end: datetime) -> tuple[date, da
     )
 
 
-def _grid(placed: Iterable[tuple[datetime, datetime]], step: timedelta) -> Iterator[datetime]:
+def _grid(
+    placed: Iterable[tuple[datetime, datetime]], step: timedelta, since: datetime, until: datetime
+) -> Iterator[datetime]:
+    """The grid starts in [since, until): each window's start plus whole steps, before its end."""
     for start, end in placed:
-        at = start
-        while at < end:
+        at = start if since <= start else start + -((start - since) // step) * step
+        stop = min(end, until)
+        while at < stop:
             yield at
             at += step
+
+
+def _on_grid(placed: Iterable[tuple[datetime, datetime]], step: timedelta, at: datetime) -> bool:
+    return any(start <= at < end and (at - start) % step == timedelta(0) for start, end in placed)
 
 
 def _too_soon_or_far(start: datetime, *, now: datetime, min_lead: timedelta) -> Refusal | None:
@@ -176,8 +185,7 @@ def refusal(
         return timing
     first, last = _local_dates(rules, start, end)
     placed = list(_placed(rules, first, last))
-    on_grid = any(at == start for at in _grid(placed, rules.step))
-    if not on_grid or not _within(_stretches(placed), start, end):
+    if not _on_grid(placed, rules.step, start) or not _within(_stretches(placed), start, end):
         return "outside_availability"
     return _taken(rules, start, end, time_off=time_off, busy=busy)
 
@@ -198,9 +206,7 @@ def slots(
     placed = list(_placed(rules, first, last))
     stretches = _stretches(placed)
     out = []
-    for start in sorted(set(_grid(placed, rules.step))):
-        if not range_start <= start < range_end:
-            continue
+    for start in sorted(set(_grid(placed, rules.step, range_start, range_end))):
         end = start + duration
         if (
             _too_soon_or_far(start, now=now, min_lead=min_lead) is None

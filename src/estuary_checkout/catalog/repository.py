@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
-from estuary_checkout.catalog.models import PackageChild, Practitioner, Service, TimeOff
+from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service, TimeOff
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection, core_connection
 
@@ -108,4 +108,58 @@ async def occupied(
     conn = await core_connection(db)
     stmt = _OCCUPIED if except_booking is None else _OCCUPIED.where(_booking.id != except_booking)
     rows = await conn.execute(stmt, {"practitioner_id": practitioner_id, "since": since, "until": until})
+    return [(r[0], r[1]) for r in rows]
+
+
+# The availability listing's reads, built once and run on a bare connection (no ORM objects):
+# the listing is a hot read, and these are all it needs.
+_svc, _prac = Service.__table__.c, Practitioner.__table__.c
+_SCHEDULE = (
+    select(
+        _svc.type,
+        _svc.duration_minutes,
+        _svc.practitioner_id,
+        _prac.timezone,
+        _prac.buffer_minutes,
+        _prac.slot_step_minutes,
+    )
+    .join_from(Service.__table__, Practitioner.__table__, _prac.id == _svc.practitioner_id)
+    .where(
+        _svc.id == bindparam("service_id"),
+        _svc.is_active.is_(True),
+        _prac.is_active.is_(True),
+        (_svc.available_from.is_(None)) | (_svc.available_from <= bindparam("now")),
+        (_svc.available_until.is_(None)) | (_svc.available_until > bindparam("now")),
+    )
+)
+_window = AvailabilityWindow.__table__.c
+_WINDOWS = select(_window.weekday, _window.start_minute, _window.end_minute).where(
+    _window.practitioner_id == bindparam("practitioner_id")
+)
+_off = TimeOff.__table__.c
+_TIME_OFF = select(_off.start_at, _off.end_at).where(
+    _off.practitioner_id == bindparam("practitioner_id"),
+    _off.start_at < bindparam("until"),
+    _off.end_at > bindparam("since"),
+)
+
+
+async def schedule_of_service(db: SessionOrConnection, service_id: int, now: datetime) -> Any | None:
+    """(type, duration_minutes, practitioner_id, timezone, buffer_minutes, slot_step_minutes) of an
+    active service on sale now whose practitioner is active, or None."""
+    conn = await core_connection(db)
+    return (await conn.execute(_SCHEDULE, {"service_id": service_id, "now": now})).one_or_none()
+
+
+async def windows(db: SessionOrConnection, practitioner_id: int) -> list[tuple[int, int, int]]:
+    conn = await core_connection(db)
+    rows = await conn.execute(_WINDOWS, {"practitioner_id": practitioner_id})
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+async def time_off_between(
+    db: SessionOrConnection, practitioner_id: int, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    conn = await core_connection(db)
+    rows = await conn.execute(_TIME_OFF, {"practitioner_id": practitioner_id, "since": since, "until": until})
     return [(r[0], r[1]) for r in rows]

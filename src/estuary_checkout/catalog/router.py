@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from estuary_checkout.catalog import errors as e
 from estuary_checkout.catalog import service as catalog_service
 from estuary_checkout.catalog.schemas import Availability, PractitionerPublic, ServicePublic, ServiceType
-from estuary_checkout.deps import CurrentUser, DbSession, ListCursor, ListLimit, SettingsDep
+from estuary_checkout.deps import CurrentUser, DbSession, ListCursor, ListLimit, app_state
 from estuary_checkout.errors import error_responses
 from estuary_checkout.pagination import DEFAULT_LIMIT, InvalidCursor, Page
 from estuary_checkout.paths import API_PREFIX
@@ -69,8 +69,7 @@ async def get_practitioner(
 )
 async def availability(
     user: CurrentUser,
-    session: DbSession,
-    settings: SettingsDep,
+    request: Request,
     service_id: CatalogIdQuery,
     range_start: Annotated[
         AwareDatetime, Query(alias="from", description="timezone-aware start of the range")
@@ -81,13 +80,18 @@ async def availability(
     practitioner_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="default: the service's practitioner")
     ] = None,
-) -> Availability:
+) -> Response:
     """Bookable slots of a session service starting in [from, to): each is accepted by create now."""
-    return await catalog_service.list_availability(
-        session,
-        service_id=service_id,
-        practitioner_id=practitioner_id,
-        range_start=range_start,
-        range_end=range_end,
-        min_lead=timedelta(minutes=settings.min_lead_minutes),
-    )
+    state = app_state(request)
+    # read-only: a bare connection, back in the pool before the response is serialized
+    async with state.engine.connect() as conn:
+        found = await catalog_service.list_availability(
+            conn,
+            service_id=service_id,
+            practitioner_id=practitioner_id,
+            range_start=range_start,
+            range_end=range_end,
+            min_lead=timedelta(minutes=state.settings.min_lead_minutes),
+        )
+    # built by our own code as an Availability: serialized once (response_model stays for the schema)
+    return Response(found.model_dump_json(), media_type="application/json")

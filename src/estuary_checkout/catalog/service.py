@@ -34,7 +34,6 @@ from estuary_checkout.catalog.schemas import (
     PractitionerPublic,
     Price,
     ServicePublic,
-    Slot,
 )
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection, orm_session
@@ -221,7 +220,7 @@ async def get_practitioner(session: AsyncSession, practitioner_id: int) -> Pract
 
 
 async def list_availability(
-    session: AsyncSession,
+    db: SessionOrConnection,
     *,
     service_id: int,
     practitioner_id: int | None,
@@ -230,36 +229,49 @@ async def list_availability(
     min_lead: timedelta,
 ) -> Availability:
     """The service's bookable slots in [range_start, range_end), read fresh from the database:
-    the same rules and the same bookings create checks (SPEC 10.1's contract)."""
+    the same rules and the same bookings create checks (SPEC 10.1's contract). Plain reads on
+    `db` (a bare connection from the route): a hot path, and no ORM object is needed."""
     if range_end <= range_start:
         raise InvalidRange(details={"field": "to"})
     if range_end - range_start > MAX_AVAILABILITY_RANGE:
         raise RangeTooLarge(details={"field": "to", "max_days": MAX_AVAILABILITY_RANGE.days})
-    service = await _public_service(session, service_id)
-    if service.type != "session" or not service.duration_minutes:
-        raise NotASession(details={"field": "service_id", "service_type": service.type})
-    if practitioner_id is not None and practitioner_id != service.practitioner_id:
-        raise PractitionerMismatch(details={"field": "practitioner_id"})
     now = utcnow()
-    practitioner = (await catalog_repo.practitioners_by_id(session, [service.practitioner_id], now=now))[
-        service.practitioner_id
-    ]
-    duration = timedelta(minutes=service.duration_minutes)
-    found = availability.slots(
-        rules_for(practitioner),
+    found = await catalog_repo.schedule_of_service(db, service_id, now)
+    if found is None:
+        raise ServiceNotFound(details={"service_id": service_id})
+    kind, minutes, owner, timezone, buffer_minutes, step_minutes = found
+    if kind != "session" or not minutes:
+        raise NotASession(details={"field": "service_id", "service_type": kind})
+    if practitioner_id is not None and practitioner_id != owner:
+        raise PractitionerMismatch(details={"field": "practitioner_id"})
+    duration = timedelta(minutes=minutes)
+    rules = availability.Rules(
+        tz=zone(timezone),
+        windows=tuple(availability.Window(*w) for w in await catalog_repo.windows(db, owner)),
+        step=timedelta(minutes=step_minutes),
+        buffer=timedelta(minutes=buffer_minutes),
+    )
+    reach = range_end + duration  # a slot starting before range_end ends by this
+    found_slots = availability.slots(
+        rules,
         duration,
         range_start,
         range_end,
         now=now,
         min_lead=min_lead,
-        time_off=time_off_of(practitioner),
-        busy=await occupied(session, practitioner, range_start, range_end + duration),
+        time_off=availability.Intervals(await catalog_repo.time_off_between(db, owner, range_start, reach)),
+        busy=availability.Intervals(
+            await catalog_repo.occupied(db, owner, range_start, reach + rules.buffer)
+        ),
     )
-    return Availability(
-        service_id=service.id,
-        practitioner_id=practitioner.id,
-        timezone=practitioner.timezone,
-        slots=[Slot(start_time=s, end_time=e) for s, e in found],
+    # validated in one call (pydantic's core walks the list) rather than one model per slot
+    return Availability.model_validate(
+        {
+            "service_id": service_id,
+            "practitioner_id": owner,
+            "timezone": timezone,
+            "slots": [{"start_time": s, "end_time": e} for s, e in found_slots],
+        }
     )
 
 
