@@ -2,9 +2,20 @@
 
 from fastapi import APIRouter
 
+from estuary_checkout.audit.router import router as audit_router
+from estuary_checkout.catalog.admin_router import router as catalog_admin_router
+from estuary_checkout.coupons.router import router as coupons_router
 from estuary_checkout.credits.router import router as credits_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.payments.router import router as payments_router
 from estuary_checkout.webhooks.router import router as webhooks_router
 
-API_ROUTERS: tuple[APIRouter, ...] = (orders_router, payments_router, credits_router, webhooks_router)
+API_ROUTERS: tuple[APIRouter, ...] = (
+    orders_router,
+    payments_router,
+    credits_router,
+    webhooks_router,
+    catalog_admin_router,
+    coupons_router,
+    audit_router,
+)

@@ -1,5 +1,6 @@
 """Imports every table so metadata (Alembic, tests) sees the whole schema."""
 
+from estuary_checkout.audit.models import AuditLog
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
@@ -14,6 +15,7 @@ from estuary_checkout.webhooks.models import StripeEvent
 from estuary_checkout.workflows.models import Notification, OutboxMessage
 
 __all__ = [
+    "AuditLog",
     "AvailabilityWindow",
     "Base",
     "Booking",
