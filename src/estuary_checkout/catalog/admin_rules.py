@@ -258,9 +258,12 @@ def service_problems(
     refs: Mapping[R, ServiceRef[R]],
     practitioners: Container[R],
     names: ServiceNames = API_NAMES,
+    unchecked: Container[R] = (),
 ) -> list[Problem]:
     """Everything a service must satisfy besides its fields' own formats. `refs` holds the
-    services the draft refers to (those missing are unknown), `practitioners` the known ones."""
+    services the draft refers to (those missing are unknown), `practitioners` the known ones;
+    references in `unchecked` exist but cannot be judged (an import entry with problems of its
+    own, reported there)."""
     problems: list[Problem] = []
     add = problems.append
     kind = draft.type
@@ -292,6 +295,8 @@ def service_problems(
         add(Problem(names.practitioner, f"no practitioner {draft.practitioner!r}", "unknown_reference"))
 
     def child_problem(field: str, ref: R, what: str, same_currency: bool) -> None:
+        if ref in unchecked:
+            return
         if self_ref is not None and ref == self_ref:
             add(Problem(field, f"a {what} cannot contain itself"))
             return
