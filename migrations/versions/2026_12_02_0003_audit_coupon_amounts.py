@@ -22,7 +22,9 @@ depends_on: str | Sequence[str] | None = None
 UTC = estuary_checkout.db.base.UTCDateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql")
 
-_AMOUNT_0002 = "(kind = 'percent' AND percent_off BETWEEN 1 AND 100) OR (kind = 'fixed' AND amount_off_cents > 0)"
+_AMOUNT_0002 = (
+    "(kind = 'percent' AND percent_off BETWEEN 1 AND 100) OR (kind = 'fixed' AND amount_off_cents > 0)"
+)
 _AMOUNT_0003 = (
     "(kind = 'percent' AND percent_off BETWEEN 1 AND 100 AND amount_off IS NULL)"
     " OR (kind = 'fixed' AND percent_off IS NULL AND amount_off IS NOT NULL)"
@@ -108,10 +110,7 @@ def downgrade() -> None:
         b.add_column(sa.Column("currency", sa.String(length=3), nullable=True))
     # one currency per coupon before 0003: usd if the coupon has it, else the first by code
     if dialect == "postgresql":
-        pick = (
-            "(SELECT key FROM jsonb_each_text(amount_off) "
-            "ORDER BY key <> 'usd', key LIMIT 1)"
-        )
+        pick = "(SELECT key FROM jsonb_each_text(amount_off) ORDER BY key <> 'usd', key LIMIT 1)"
         op.execute(f"UPDATE coupon SET currency = {pick} WHERE kind = 'fixed'")
         op.execute("UPDATE coupon SET amount_off_cents = (amount_off ->> currency)::int WHERE kind = 'fixed'")
     else:
