@@ -348,6 +348,8 @@ BAD_TIME_OFF = [
     ({"start_time": "2031-01-01T00:00:00Z", "end_time": "2032-01-02T00:00:01Z"}, "end_time"),  # > 366 days
     ({"start_time": "2031-01-01T00:00:00", "end_time": "2031-01-02T00:00:00Z"}, "start_time"),  # naive
     ({"start_time": "2031-01-01T00:00:00Z", "end_time": "tomorrow"}, "end_time"),
+    # past the end of datetime's range once in UTC (was an OverflowError, a 500)
+    ({"start_time": "9999-12-31T23:00:00-05:00", "end_time": "9999-12-31T23:30:00-05:00"}, "start_time"),
     ({"start_time": "2031-01-01T00:00:00Z"}, "end_time"),
     (
         {"start_time": "2031-01-01T00:00:00Z", "end_time": "2031-01-02T00:00:00Z", "reason": "x" * 501},

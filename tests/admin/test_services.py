@@ -334,6 +334,7 @@ def _bad_cases(shop: dict) -> list[tuple[str, dict, str]]:
         ("bundle with a duration", bundle | {"duration_minutes": 30}, "duration_minutes"),
         ("unknown type", ok | {"type": "course"}, "type"),
         ("unknown practitioner", ok | {"practitioner_id": 999999}, "practitioner_id"),
+        ("practitioner id past 32 bits", ok | {"practitioner_id": 2**63}, "practitioner_id"),
         ("bundle without terms", {k: v for k, v in bundle.items() if k != "bundle"}, "bundle"),
         ("bundle without price", {k: v for k, v in bundle.items() if k != "price_cents"}, "price_cents"),
         (

@@ -15,7 +15,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from estuary_checkout.catalog.schemas import ServicePublic, ServiceType
-from estuary_checkout.fields import Cents, Currency, ExternalId, NotNull, Strict, UTCTime
+from estuary_checkout.fields import Cents, Currency, ExternalId, NotNull, RowId, Strict, UTCTime
 
 MAX_WINDOWS = 50
 MAX_TIME_OFF_DAYS = 366
@@ -159,7 +159,7 @@ class BundleFields(Strict):
 
 
 class BundleIn(BundleFields):
-    child_service_id: int = Field(ge=1)
+    child_service_id: RowId
 
 
 class PackageChildFields(Strict):
@@ -169,7 +169,7 @@ class PackageChildFields(Strict):
 
 
 class PackageChildIn(PackageChildFields):
-    service_id: int = Field(ge=1)
+    service_id: RowId
 
 
 class PackageIn(Strict):
@@ -195,7 +195,7 @@ class ServiceFields(Strict):
 
 
 class ServiceCreate(ServiceFields):
-    practitioner_id: int = Field(ge=1)
+    practitioner_id: RowId
     bundle: BundleIn | None = None
     package: PackageIn | None = None
 
@@ -204,7 +204,7 @@ class ServiceUpdate(Strict):
     type: Annotated[ServiceType | None, NotNull] = None
     name: Annotated[Name | None, NotNull] = None
     description: Description | None = None
-    practitioner_id: Annotated[int | None, NotNull, Field(ge=1)] = None
+    practitioner_id: Annotated[RowId | None, NotNull] = None
     price_cents: Cents | None = None
     currency: Annotated[Currency | None, NotNull] = None
     prices: Annotated[list[PriceIn] | None, NotNull, Field(max_length=20)] = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from estuary_checkout.fields import Cents, Currency, NotNull, PositiveCents, Strict, UTCTime
+from estuary_checkout.fields import Cents, Currency, NotNull, PositiveCents, RowId, Strict, UTCTime
 
 CheckoutType = Literal["single_session", "bundle", "package"]
 # codes are case-insensitive: kept upper-case
@@ -18,7 +18,7 @@ CouponCode = Annotated[
 ]
 AmountOff = Annotated[dict[Currency, PositiveCents], Field(min_length=1, max_length=20)]
 CheckoutTypes = Annotated[list[CheckoutType], Field(min_length=1, max_length=3)]
-ServiceIds = Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(min_length=1, max_length=100)]
+ServiceIds = Annotated[list[RowId], Field(min_length=1, max_length=100)]
 MaxRedemptions = Annotated[int, Field(ge=1, le=100_000_000)]
 MaxPerUser = Annotated[int, Field(ge=1, le=1000)]
 
