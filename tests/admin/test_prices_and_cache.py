@@ -119,3 +119,36 @@ async def test_admin_write_drops_this_replicas_catalog_cache(settings, client, a
             assert await subtotal() == 13000
     finally:
         await state.aclose()
+
+
+async def test_a_load_that_began_before_a_clear_is_not_kept() -> None:
+    """clear() while a load is reading: the load's rows answer its own caller but are not
+    stored, so the next quote reads again (it may hold the write's new rows)."""
+    import asyncio
+
+    from estuary_checkout.catalog.service import CatalogCache
+
+    cache = CatalogCache(ttl_seconds=60)
+    loads: list[int] = []
+    reading = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(missing: set[int]) -> dict[int, str]:
+        loads.append(len(loads))
+        reading.set()
+        await release.wait()
+        return dict.fromkeys(missing, f"read {len(loads)}")
+
+    async def fast(missing: set[int]) -> dict[int, str]:
+        loads.append(len(loads))
+        return dict.fromkeys(missing, f"read {len(loads)}")
+
+    first = asyncio.create_task(cache._get(cache._services, cache._services_loading, [1], slow))  # type: ignore[arg-type]
+    await reading.wait()
+    cache.clear()
+    release.set()
+    assert await first == {1: "read 1"}
+    assert await cache._get(cache._services, cache._services_loading, [1], fast) == {1: "read 2"}  # type: ignore[arg-type]
+    # without a clear, rows are kept
+    assert await cache._get(cache._services, cache._services_loading, [1], fast) == {1: "read 2"}  # type: ignore[arg-type]
+    assert loads == [0, 1]
