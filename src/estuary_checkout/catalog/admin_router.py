@@ -17,7 +17,6 @@ from estuary_checkout.catalog.admin_errors import (
 from estuary_checkout.catalog.admin_schemas import (
     AvailabilityIn,
     AvailabilityOut,
-    ExternalId,
     PractitionerAdmin,
     PractitionerCreate,
     PractitionerUpdate,
@@ -31,6 +30,7 @@ from estuary_checkout.catalog.admin_schemas import (
 from estuary_checkout.catalog.service import clear_cache_after_commit
 from estuary_checkout.deps import AdminActor, AdminUser, DbSession, ListCursor, ListLimit, State
 from estuary_checkout.errors import Forbidden, error_responses
+from estuary_checkout.fields import ExternalId
 from estuary_checkout.pagination import DEFAULT_LIMIT, InvalidCursor, Page
 from estuary_checkout.paths import API_PREFIX
 
