@@ -2,7 +2,7 @@
 order's money, refunds per paying method, refunds to card or credit, workflow signals in the outbox
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import estuary_checkout.db.base
 from estuary_checkout.pricing.allocation import line_shares
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from estuary_checkout.config import get_settings
 
@@ -222,6 +224,113 @@ def dev(
     from estuary_checkout.devstack import run_dev_stack
 
     raise typer.Exit(run_dev_stack(start_temporal=not no_temporal))
+
+
+catalog_app = typer.Typer(
+    help="Import and export the catalog: practitioners, services, coupons (docs/catalog-format.md).",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a .yaml/.yml or .json file")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check and show the changes; write nothing")
+    ] = False,
+) -> None:
+    """Create or update the catalog from a file (matched by external id, coupons by code)."""
+    from estuary_checkout.catalog.transfer import CatalogFileError, parse
+
+    try:
+        document = parse(file.read_text(encoding="utf-8"), as_json=file.suffix.lower() == ".json")
+    except (CatalogFileError, UnicodeDecodeError) as exc:
+        console.print(f"[red]✗[/] {escape(str(file))}: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(asyncio.run(_catalog_import(file.name, document, dry_run)))
+
+
+@catalog_app.command("export")
+def catalog_export(
+    file: Annotated[Path | None, typer.Argument(dir_okay=False, help="default: YAML on stdout")] = None,
+) -> None:
+    """Write the whole catalog in the import format (JSON for a .json file, else YAML)."""
+    from estuary_checkout.catalog.transfer import dump
+
+    document = asyncio.run(_catalog_export())
+    if document is None:
+        raise typer.Exit(1)
+    text = dump(document, as_json=file is not None and file.suffix.lower() == ".json")
+    if file is None:
+        sys.stdout.write(text)
+        return
+    file.write_text(text, encoding="utf-8")
+    counts = ", ".join(f"{len(document[k])} {k}" for k in ("practitioners", "services", "coupons"))
+    console.print(f"[green]✓[/] wrote {file}: {counts}")
+
+
+async def _catalog_import(name: str, document: object, dry_run: bool) -> int:
+    import uuid
+
+    from rich.table import Table
+
+    from estuary_checkout.audit.service import Actor
+    from estuary_checkout.catalog.transfer_import import CatalogInvalid, describe, import_catalog
+    from estuary_checkout.db.session import make_engine, make_session_factory
+    from estuary_checkout.errors import AppError
+
+    # every audit row of this run carries its id (SPEC 10.4's request_id)
+    actor = Actor(sub="cli:import", request_id=f"import-{uuid.uuid4().hex[:12]}")
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            try:
+                result = await import_catalog(session, document, actor=actor)
+            except CatalogInvalid as exc:
+                await session.rollback()
+                console.print(f"[red]✗[/] {name}: {len(exc.problems)} problem(s), nothing written")
+                for line in describe(exc.problems):
+                    console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+                return 1
+            except AppError as exc:
+                await session.rollback()
+                failure = f"{name}: {exc.message} {exc.details or ''}"
+                console.print(f"[red]✗[/] {escape(failure)}, nothing written", soft_wrap=True)
+                return 1
+            if dry_run:
+                await session.rollback()
+            else:
+                await session.commit()
+    finally:
+        await engine.dispose()
+    table = Table(title=f"catalog import {name}" + (" (dry run: nothing written)" if dry_run else ""))
+    for column in ("", "created", "updated", "unchanged"):
+        table.add_column(column, justify="left" if not column else "right")
+    for section, tally in result.tallies.items():
+        table.add_row(section, str(tally.created), str(tally.updated), str(tally.unchanged))
+    Console().print(table)
+    if not dry_run:
+        console.print(f"[green]✓[/] committed; audit rows: actor {actor.sub}, request_id {actor.request_id}")
+    return 0
+
+
+async def _catalog_export() -> dict[str, Any] | None:
+    from estuary_checkout.catalog.transfer import ExportIncomplete, export_catalog
+    from estuary_checkout.db.session import make_engine, make_session_factory
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            return await export_catalog(session)
+    except ExportIncomplete as exc:
+        console.print(
+            f"[red]✗[/] a file names rows by external_id; set one on these first: {', '.join(exc.missing)}",
+            soft_wrap=True,
+        )
+        return None
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

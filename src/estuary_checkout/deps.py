@@ -10,6 +10,7 @@ from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout.audit.service import Actor, request_actor
 from estuary_checkout.auth.service import decode_token
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import session_scope
@@ -93,6 +94,14 @@ async def get_admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+async def get_admin_actor(user: AdminUser) -> Actor:
+    return request_actor(user.external_id)
+
+
+# An admin write's actor for the audit log (SPEC 10.4): the token's sub and the request id
+AdminActor = Annotated[Actor, Depends(get_admin_actor)]
 
 IdempotencyKey = Annotated[
     str | None,

@@ -120,8 +120,9 @@ def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A validation error's location as a path: `items[0].start_time` (a bad dict key names the key)."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header", "[key]")]
     out = ""
     for p in parts:
         if isinstance(p, int):
@@ -143,7 +144,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for e in exc.errors():
         errors.append(
-            {"field": _field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            {"field": field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
         )
     first = errors[0] if errors else {"field": "", "message": "invalid"}
     details = {"field": first["field"], "errors": errors}

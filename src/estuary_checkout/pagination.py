@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, TypeDecorator, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from estuary_checkout.errors import Unprocessable
@@ -91,6 +91,22 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         raise InvalidCursor(details={"field": "cursor"}) from exc
 
 
+def _typed(columns: Sequence[InstrumentedAttribute[Any]], values: list[Any]) -> list[Any]:
+    """The cursor's values, each of its column's type: a cursor of another list (or a forged
+    one) must be a 422, not a comparison the database refuses."""
+    for column, value in zip(columns, values, strict=True):
+        column_type = column.type
+        if isinstance(column_type, TypeDecorator):  # e.g. UTCDateTime: its python_type is `object`
+            column_type = column_type.impl_instance
+        try:
+            expected = column_type.python_type
+        except NotImplementedError:  # a type that does not say: leave it to the database
+            continue
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise InvalidCursor(details={"field": "cursor"})
+    return values
+
+
 def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> Any:
     """Rows strictly after `values` in descending order of `columns` (a lexicographic `<`)."""
     clauses = []
@@ -110,7 +126,7 @@ def keyset(
     """`stmt` ordered by `columns` descending, after `cursor`, one row more than `limit` (to tell
     whether another page exists)."""
     if cursor is not None:
-        stmt = stmt.where(_after(columns, decode_cursor(cursor, len(columns))))
+        stmt = stmt.where(_after(columns, _typed(columns, decode_cursor(cursor, len(columns)))))
     return stmt.order_by(*(c.desc() for c in columns)).limit(limit + 1)
 
 

@@ -2,8 +2,11 @@
 
 from fastapi import APIRouter
 
+from estuary_checkout.audit.router import router as audit_router
 from estuary_checkout.bookings.changes_router import router as booking_changes_router
+from estuary_checkout.catalog.admin_router import router as catalog_admin_router
 from estuary_checkout.catalog.router import router as catalog_router
+from estuary_checkout.coupons.router import router as coupons_router
 from estuary_checkout.credits.router import router as credits_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.payments.router import router as payments_router
@@ -18,4 +21,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     booking_changes_router,
     refunds_router,
     webhooks_router,
+    catalog_admin_router,
+    coupons_router,
+    audit_router,
 )

@@ -125,8 +125,7 @@ COUPONS: list[dict[str, Any]] = [
     {
         "code": "SAVE20",
         "kind": "fixed",
-        "amount_off_cents": 2000,
-        "currency": "usd",
+        "amount_off": {"usd": 2000},
         "min_subtotal_cents": 5000,
         "max_redemptions": 100,
     },

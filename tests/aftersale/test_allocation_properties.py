@@ -34,7 +34,7 @@ def orders(draw):  # type: ignore[no-untyped-def]
                 st.one_of(st.none(), st.frozensets(st.integers(1, 5), min_size=1)),
             ),
             st.builds(
-                lambda a, ids: CouponTerms("fixed", amount_off_cents=a, allowed_service_ids=ids),
+                lambda a, ids: CouponTerms("fixed", amount_off={"usd": a}, allowed_service_ids=ids),
                 st.integers(1, 300_000),
                 st.one_of(st.none(), st.frozensets(st.integers(1, 5), min_size=1)),
             ),

@@ -66,8 +66,7 @@ async def test_save20_like_fixed_with_minimum(client, factory, new_user):
             s,
             kind="fixed",
             percent_off=None,
-            amount_off_cents=2000,
-            currency="usd",
+            amount_off={"usd": 2000},
             min_subtotal_cents=5000,
             max_redemptions=100,
         )
@@ -109,9 +108,7 @@ async def test_save20_like_fixed_with_minimum(client, factory, new_user):
 
 async def test_fixed_coupon_larger_than_cart_is_capped(client, factory, new_user):
     async with db(factory) as s:
-        code = await make_coupon(
-            s, kind="fixed", percent_off=None, amount_off_cents=1_000_000, currency="usd"
-        )
+        code = await make_coupon(s, kind="fixed", percent_off=None, amount_off={"usd": 1_000_000})
     user = await new_user()
     start, end = future_slot()
     created = await create_ok(client, user.headers, session_body(start, end, coupon_code=code))

@@ -32,7 +32,10 @@ coupon_st = st.one_of(
     st.builds(
         pricing.CouponTerms,
         kind=st.just("fixed"),
-        amount_off_cents=st.integers(1, 10_000_000),
+        # per currency: a cart in a currency the coupon has no amount for gets no discount
+        amount_off=st.dictionaries(
+            st.sampled_from(["usd", "eur", "gbp", "jpy", "mxn"]), st.integers(1, 10_000_000), min_size=1
+        ),
         allowed_service_ids=st.one_of(st.none(), st.frozensets(st.integers(1, 6), min_size=1)),
     ),
 )
@@ -62,7 +65,7 @@ def oracle(lines, coupon, rate, currency, available, use_credits, to_apply):  # 
         if coupon.kind == "percent":
             discount = min(eligible, half_up(Fraction(eligible * coupon.percent_off, 100)))
         else:
-            discount = min(eligible, coupon.amount_off_cents)
+            discount = min(eligible, coupon.amount_off.get(currency, 0))
     tax = half_up(Fraction(subtotal - discount) * Fraction(rate))
     payable = subtotal - discount + tax
     credits = 0

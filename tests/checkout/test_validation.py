@@ -322,7 +322,7 @@ async def test_amount_too_small_after_coupon(client, factory, new_user):
     user = await new_user()
     async with db(factory) as s:
         pid, sid = await make_practitioner(s, price=1000)
-        code = await make_coupon(s, kind="fixed", amount_off_cents=960, percent_off=None, currency="usd")
+        code = await make_coupon(s, kind="fixed", amount_off={"usd": 960}, percent_off=None)
     start, end = future_slot()
     body = session_body(start, end, service_id=sid, practitioner_id=pid, coupon_code=code)
     await _refused(client, factory, user, body, 422, "AMOUNT_TOO_SMALL")  # 40 + 4 tax = 44
@@ -366,7 +366,7 @@ async def test_coupon_refusals(client, factory, new_user, case, status, code):
         "exhausted": {"max_redemptions": 3, "redeemed_count": 3},
         "wrong_type": {"allowed_checkout_types": ["bundle", "package"]},
         "wrong_service": {"allowed_service_ids": [101, 102]},
-        "wrong_currency": {"kind": "fixed", "percent_off": None, "amount_off_cents": 500, "currency": "eur"},
+        "wrong_currency": {"kind": "fixed", "percent_off": None, "amount_off": {"eur": 500}},
     }.get(case)
     code_text = "NOSUCHCOUPON-" + case.upper()
     if kw is not None:
@@ -389,8 +389,7 @@ async def test_coupon_boundaries_accept(client, factory, new_user):
             s,
             kind="fixed",
             percent_off=None,
-            amount_off_cents=2000,
-            currency="usd",
+            amount_off={"usd": 2000},
             min_subtotal_cents=10000,
             max_redemptions=3,
             redeemed_count=2,

@@ -310,3 +310,89 @@ def test_after_sale_migration_keeps_orders_and_apportions_their_lines(scratch_ur
     assert order == [(150, 0, 150)]
     downgrade(scratch_url, "0002")
     assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM refund"))[0] == [(1,)]
+
+
+def test_coupon_amount_migration_keeps_the_amounts(scratch_url):
+    """0002 → 0003 turns `amount_off_cents` + `currency` into `amount_off: {currency: cents}`
+    (no currency meant the default, usd), keeps percent coupons and redemptions; the downgrade
+    gives each fixed coupon one amount back (usd when it has one)."""
+    import json
+
+    upgrade(scratch_url, "0002")
+    now = "'2031-03-03 10:00:00.000000'" if scratch_url.startswith("sqlite") else "'2031-03-03 10:00:00+00'"
+    coupon = (
+        "INSERT INTO coupon (id, code, kind, percent_off, amount_off_cents, currency, min_subtotal_cents,"
+        " redeemed_count, is_active, created_at) VALUES "
+    )
+    asyncio.run(
+        _exec(
+            scratch_url,
+            coupon + f"(1, 'PCT', 'percent', 15, NULL, NULL, 0, 0, true, {now})",
+            coupon + f"(2, 'FIX', 'fixed', NULL, 2000, 'usd', 5000, 1, true, {now})",
+            coupon + f"(3, 'ANY', 'fixed', NULL, 500, NULL, 0, 0, true, {now})",
+            # the old CHECK let a fixed coupon keep a stray percent_off; an upper-case currency
+            coupon + f"(4, 'EURO', 'fixed', 5, 700, 'EUR', 0, 0, false, {now})",
+            f"INSERT INTO \"user\" (id, external_id, roles, created_at, updated_at) VALUES (5, 'u', '[]', {now}, {now})",
+            "INSERT INTO coupon_redemption (coupon_id, user_id, order_id, status, discount_cents, details,"
+            f" created_at, updated_at) VALUES (2, 5, '{uuid.uuid4()}', 'final', 2000, '{{}}', {now}, {now})",
+        )
+    )
+    upgrade(scratch_url, "0003")
+
+    def coupons() -> dict:
+        (rows,) = asyncio.run(
+            _exec(
+                scratch_url, "SELECT code, kind, percent_off, amount_off, is_active FROM coupon ORDER BY id"
+            )
+        )
+        return {
+            code: (kind, pct, json.loads(amount) if isinstance(amount, str) else amount, bool(active))
+            for code, kind, pct, amount, active in rows
+        }
+
+    assert coupons() == {
+        "PCT": ("percent", 15, None, True),
+        "FIX": ("fixed", None, {"usd": 2000}, True),
+        "ANY": ("fixed", None, {"usd": 500}, True),
+        "EURO": ("fixed", None, {"eur": 700}, False),
+    }
+    counts = asyncio.run(
+        _exec(
+            scratch_url,
+            "SELECT count(*) FROM coupon_redemption WHERE coupon_id = 2",
+            "SELECT count(*) FROM audit_log",
+        )
+    )
+    assert [c[0] for c in counts] == [(1,), (0,)]
+    # the new CHECK: exactly one of percent_off / amount_off, matching the kind
+    for bad in (
+        f"INSERT INTO coupon (code, kind, percent_off, min_subtotal_cents, redeemed_count, is_active, created_at) VALUES ('B1', 'fixed', 5, 0, 0, true, {now})",
+        f"INSERT INTO coupon (code, kind, percent_off, amount_off, min_subtotal_cents, redeemed_count, is_active, created_at) VALUES ('B2', 'percent', 5, '{{\"usd\": 1}}', 0, 0, true, {now})",
+    ):
+        with pytest.raises((IntegrityError, DBAPIError)):
+            asyncio.run(_exec(scratch_url, bad))
+    asyncio.run(
+        _exec(
+            scratch_url,
+            "INSERT INTO coupon (id, code, kind, amount_off, min_subtotal_cents, redeemed_count, is_active, created_at)"
+            f" VALUES (6, 'MULTI', 'fixed', '{{\"gbp\": 300, \"usd\": 400, \"eur\": 350}}', 0, 0, true, {now})",
+            "INSERT INTO coupon (id, code, kind, amount_off, min_subtotal_cents, redeemed_count, is_active, created_at)"
+            f" VALUES (7, 'NOUSD', 'fixed', '{{\"jpy\": 900, \"eur\": 350}}', 0, 0, true, {now})",
+        )
+    )
+    downgrade(scratch_url, "0002")
+    (rows,) = asyncio.run(
+        _exec(
+            scratch_url, "SELECT code, kind, percent_off, amount_off_cents, currency FROM coupon ORDER BY id"
+        )
+    )
+    assert [tuple(r) for r in rows] == [
+        ("PCT", "percent", 15, None, None),
+        ("FIX", "fixed", None, 2000, "usd"),
+        ("ANY", "fixed", None, 500, "usd"),
+        ("EURO", "fixed", None, 700, "eur"),
+        ("MULTI", "fixed", None, 400, "usd"),
+        ("NOUSD", "fixed", None, 350, "eur"),
+    ]
+    assert "audit_log" not in asyncio.run(_tables(scratch_url))
+    assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM coupon_redemption"))[0] == [(1,)]

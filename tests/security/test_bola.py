@@ -16,6 +16,8 @@ from tests.checkout.helpers import (
     session_body,
 )
 
+ADMIN = "admin role (403 for others)"
+
 # (method, path under the API prefix) -> how it is protected
 ROUTES = {
     ("POST", "/checkout/create"): "payment_method_id (someone else's saved card) -> 404",
@@ -34,6 +36,29 @@ ROUTES = {
     ("POST", "/admin/bookings/{booking_id}/cancel"): "admin role (403 for others)",
     ("POST", "/admin/orders/{order_id}/refunds"): "admin role (403 for others)",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
+    # operator routes (SPEC 10.2, 10.4): tests/admin/test_roles.py checks every /admin/ route
+    **{
+        route: ADMIN
+        for route in (
+            ("POST", "/admin/practitioners"),
+            ("GET", "/admin/practitioners"),
+            ("GET", "/admin/practitioners/{practitioner_id}"),
+            ("PATCH", "/admin/practitioners/{practitioner_id}"),
+            ("PUT", "/admin/practitioners/{practitioner_id}/availability"),
+            ("POST", "/admin/practitioners/{practitioner_id}/time-off"),
+            ("GET", "/admin/practitioners/{practitioner_id}/time-off"),
+            ("DELETE", "/admin/practitioners/{practitioner_id}/time-off/{time_off_id}"),
+            ("POST", "/admin/services"),
+            ("GET", "/admin/services"),
+            ("GET", "/admin/services/{service_id}"),
+            ("PATCH", "/admin/services/{service_id}"),
+            ("POST", "/admin/coupons"),
+            ("GET", "/admin/coupons"),
+            ("GET", "/admin/coupons/{code}"),
+            ("PATCH", "/admin/coupons/{code}"),
+            ("GET", "/admin/audit"),
+        )
+    },
 }
 
 

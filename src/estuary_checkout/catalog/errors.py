@@ -1,18 +1,26 @@
 """Catalog and availability errors (checkout raises them too, for the items it validates)."""
 
-from estuary_checkout.errors import AppError
+from estuary_checkout.errors import AppError, Conflict, NotFound
 
 
-class ServiceNotFound(AppError):
-    status_code = 404
+class ServiceNotFound(NotFound):
     code = "SERVICE_NOT_FOUND"
     message = "Service not found"
 
 
-class PractitionerNotFound(AppError):
-    status_code = 404
+class PractitionerNotFound(NotFound):
     code = "PRACTITIONER_NOT_FOUND"
     message = "Practitioner not found"
+
+
+class TimeOffNotFound(NotFound):
+    code = "TIME_OFF_NOT_FOUND"
+    message = "Time off not found"
+
+
+class ExternalIdTaken(Conflict):
+    code = "EXTERNAL_ID_TAKEN"
+    message = "Another row of this kind already has this external_id"
 
 
 class PractitionerMismatch(AppError):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.catalog import availability
@@ -291,6 +292,14 @@ class CatalogCache:
         # them and the others wait for it instead of all reading the same rows at once
         self._services_loading = asyncio.Lock()
         self._practitioners_loading = asyncio.Lock()
+        # bumped by clear(): a load that began before it must not store what it read
+        self._generation = 0
+
+    def clear(self) -> None:
+        """Forget every row (an admin write committed): the next quote reads the catalog again."""
+        self._generation += 1
+        self._services.clear()
+        self._practitioners.clear()
 
     def _fresh(self, store: dict[int, tuple[float, T]], wanted: set[int]) -> dict[int, T]:
         now = time.monotonic()
@@ -308,9 +317,11 @@ class CatalogCache:
             missing = wanted - found.keys()
             if missing:
                 now = time.monotonic()
+                generation = self._generation
                 loaded = await load(missing)
-                for i, row in loaded.items():
-                    store[i] = (now, row)
+                if generation == self._generation:
+                    for i, row in loaded.items():
+                        store[i] = (now, row)
                 found.update(loaded)
         return found
 
@@ -327,3 +338,11 @@ class CatalogCache:
                 return await catalog_repo.practitioners_by_id(session, missing)
 
         return await self._get(self._practitioners, self._practitioners_loading, ids, load)
+
+
+def clear_cache_after_commit(session: AsyncSession, cache: CatalogCache | None) -> None:
+    """Drop this process's cached catalog once the session's transaction commits, so the next
+    quote on this replica sees the write (other replicas within their TTL). After the commit,
+    not before: a quote between the two would cache the old rows again."""
+    if cache is not None:
+        event.listen(session.sync_session, "after_commit", lambda _s: cache.clear(), once=True)

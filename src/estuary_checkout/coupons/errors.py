@@ -1,4 +1,4 @@
-from estuary_checkout.errors import AppError
+from estuary_checkout.errors import AppError, Conflict, NotFound
 
 
 class CouponNotFound(AppError):
@@ -47,3 +47,15 @@ class CouponAlreadyUsed(AppError):
     status_code = 409
     code = "COUPON_ALREADY_USED"
     message = "You have already used this coupon"
+
+
+class UnknownCoupon(NotFound):
+    """An admin route's coupon path: a missing resource (checkout answers 422 COUPON_NOT_FOUND)."""
+
+    code = "COUPON_NOT_FOUND"
+    message = "Coupon not found"
+
+
+class CouponCodeTaken(Conflict):
+    code = "COUPON_CODE_TAKEN"
+    message = "A coupon with this code already exists"

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from estuary_checkout.db.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from estuary_checkout.db.base import Base, BigIntPK, JSONType, NullableJSONType, UTCDateTime, utcnow
 
 
 class Coupon(Base):
@@ -15,7 +15,8 @@ class Coupon(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('percent', 'fixed')", name="kind"),
         CheckConstraint(
-            "(kind = 'percent' AND percent_off BETWEEN 1 AND 100) OR (kind = 'fixed' AND amount_off_cents > 0)",
+            "(kind = 'percent' AND percent_off BETWEEN 1 AND 100 AND amount_off IS NULL)"
+            " OR (kind = 'fixed' AND percent_off IS NULL AND amount_off IS NOT NULL)",
             name="amount",
         ),
         CheckConstraint(
@@ -28,8 +29,8 @@ class Coupon(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)  # stored upper-case
     kind: Mapped[str] = mapped_column(String(16))
     percent_off: Mapped[int | None] = mapped_column(Integer)
-    amount_off_cents: Mapped[int | None] = mapped_column(Integer)
-    currency: Mapped[str | None] = mapped_column(String(3))
+    # fixed coupons: {currency: minor units off}; the coupon applies only in these currencies
+    amount_off: Mapped[dict[str, int] | None] = mapped_column(NullableJSONType)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     max_redemptions: Mapped[int | None] = mapped_column(Integer)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estuary_checkout.coupons import repository
+from estuary_checkout.audit import service as audit
+from estuary_checkout.audit.service import Actor
+from estuary_checkout.coupons import repository, rules
 from estuary_checkout.coupons.errors import (
     CouponAlreadyUsed,
+    CouponCodeTaken,
     CouponExhausted,
     CouponExpired,
     CouponInactive,
@@ -21,9 +25,13 @@ from estuary_checkout.coupons.errors import (
     CouponNotApplicable,
     CouponNotFound,
     CouponNotStarted,
+    UnknownCoupon,
 )
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
+from estuary_checkout.coupons.schemas import CouponAdmin, CouponCreate, CouponUpdate
+from estuary_checkout.pagination import Page
 from estuary_checkout.pricing.service import CouponTerms
+from estuary_checkout.problems import Problem, raise_any
 
 
 def normalize(code: str) -> str:
@@ -55,7 +63,8 @@ async def validate(
         raise CouponNotApplicable(details={**details, "reason": "checkout_type"})
     if coupon.allowed_service_ids and not (service_ids & set(coupon.allowed_service_ids)):
         raise CouponNotApplicable(details={**details, "reason": "services"})
-    if coupon.kind == "fixed" and coupon.currency and coupon.currency != currency:
+    if coupon.kind == "fixed" and currency not in (coupon.amount_off or {}):
+        # a fixed amount is per currency (SPEC 14): none for this cart's currency, no discount
         raise CouponNotApplicable(details={**details, "reason": "currency"})
     if subtotal_cents < coupon.min_subtotal_cents:
         raise CouponMinimumNotMet(details={**details, "min_subtotal_cents": coupon.min_subtotal_cents})
@@ -73,7 +82,7 @@ def terms(coupon: Coupon) -> CouponTerms:
     return CouponTerms(
         kind=coupon.kind,
         percent_off=coupon.percent_off,
-        amount_off_cents=coupon.amount_off_cents,
+        amount_off=dict(coupon.amount_off) if coupon.amount_off else None,
         allowed_service_ids=frozenset(coupon.allowed_service_ids) if coupon.allowed_service_ids else None,
     )
 
@@ -122,3 +131,114 @@ async def re_reserve(session: AsyncSession, order_id: uuid.UUID) -> bool:
     if not await repository.take_one(session, redemption.coupon_id):
         return False
     return await repository.set_redemption_status(session, order_id, from_="released", to="reserved")
+
+
+# --- admin (SPEC 10.2) ---------------------------------------------------------------------
+
+
+def coupon_admin(c: Coupon) -> CouponAdmin:
+    return CouponAdmin(
+        code=c.code,
+        percent_off=c.percent_off,
+        amount_off=dict(c.amount_off) if c.amount_off else None,
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        max_redemptions=c.max_redemptions,
+        max_per_user=c.max_per_user,
+        min_subtotal_cents=c.min_subtotal_cents,
+        allowed_checkout_types=list(c.allowed_checkout_types) if c.allowed_checkout_types else None,  # type: ignore[arg-type]
+        allowed_service_ids=list(c.allowed_service_ids) if c.allowed_service_ids else None,
+        is_active=c.is_active,
+        redeemed_count=c.redeemed_count,
+        created_at=c.created_at,
+    )
+
+
+def draft_of(c: Coupon) -> rules.CouponDraft[int]:
+    return rules.CouponDraft(
+        code=c.code,
+        percent_off=c.percent_off,
+        amount_off=dict(c.amount_off) if c.amount_off else None,
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        max_redemptions=c.max_redemptions,
+        max_per_user=c.max_per_user,
+        min_subtotal_cents=c.min_subtotal_cents,
+        allowed_checkout_types=tuple(c.allowed_checkout_types) if c.allowed_checkout_types else None,
+        allowed_services=tuple(c.allowed_service_ids) if c.allowed_service_ids else None,
+        is_active=c.is_active,
+    )
+
+
+async def write_coupon(
+    session: AsyncSession, actor: Actor, row: Coupon | None, draft: rules.CouponDraft[int]
+) -> Coupon:
+    """Create (row None) or update a coupon to be `draft` (which passed the rules); its audit
+    row names the coupon by code."""
+    before = None if row is None else coupon_admin(row)
+    if row is None:
+        row = Coupon(code=draft.code, redeemed_count=0)
+        session.add(row)
+    row.kind = "percent" if draft.percent_off is not None else "fixed"
+    row.percent_off = draft.percent_off
+    row.amount_off = dict(draft.amount_off) if draft.amount_off else None
+    row.starts_at = draft.starts_at
+    row.ends_at = draft.ends_at
+    row.max_redemptions = draft.max_redemptions
+    row.max_per_user = draft.max_per_user
+    row.min_subtotal_cents = draft.min_subtotal_cents
+    row.allowed_checkout_types = list(draft.allowed_checkout_types) if draft.allowed_checkout_types else None
+    row.allowed_service_ids = list(draft.allowed_services) if draft.allowed_services else None
+    row.is_active = draft.is_active
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if before is None and "code" in str(exc.orig):
+            raise CouponCodeTaken(details={"field": "code", "code": draft.code}) from exc
+        raise
+    await audit.record(
+        session,
+        actor,
+        action="create" if before is None else "update",
+        entity="coupon",
+        entity_id=row.code,
+        before=before,
+        after=coupon_admin(row),
+    )
+    return row
+
+
+async def _service_problems(
+    session: AsyncSession, draft: rules.CouponDraft[int], redeemed: int
+) -> list[Problem]:
+    known = await repository.existing_service_ids(session, draft.allowed_services or ())
+    return rules.coupon_problems(draft, known_services=known, redeemed_count=redeemed)
+
+
+async def create_coupon(session: AsyncSession, actor: Actor, body: CouponCreate) -> CouponAdmin:
+    draft = rules.draft_from_create(body)
+    raise_any(await _service_problems(session, draft, 0))
+    if await repository.by_code(session, draft.code) is not None:
+        raise CouponCodeTaken(details={"field": "code", "code": draft.code})
+    return coupon_admin(await write_coupon(session, actor, None, draft))
+
+
+async def get_coupon(session: AsyncSession, code: str) -> CouponAdmin:
+    coupon = await repository.by_code(session, normalize(code))
+    if coupon is None:
+        raise UnknownCoupon(details={"code": code})
+    return coupon_admin(coupon)
+
+
+async def list_coupons(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[CouponAdmin]:
+    got = await repository.page(session, limit=limit, cursor=cursor)
+    return Page(data=[coupon_admin(c) for c in got.rows], has_more=got.has_more, next_cursor=got.next_cursor)
+
+
+async def update_coupon(session: AsyncSession, actor: Actor, code: str, body: CouponUpdate) -> CouponAdmin:
+    row = await repository.for_update(session, normalize(code))
+    if row is None:
+        raise UnknownCoupon(details={"code": code})
+    draft = rules.draft_from_patch(draft_of(row), body)
+    raise_any(await _service_problems(session, draft, row.redeemed_count))
+    return coupon_admin(await write_coupon(session, actor, row, draft))

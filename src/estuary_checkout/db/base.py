@@ -49,6 +49,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON on SQLite, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+# The same, but Python None is SQL NULL rather than the JSON value null (for IS NULL checks)
+NullableJSONType = JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 # Autoincrementing 64-bit keys that still work as SQLite's rowid alias.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -1,5 +1,6 @@
 """Imports every table so metadata (Alembic, tests) sees the whole schema."""
 
+from estuary_checkout.audit.models import AuditLog
 from estuary_checkout.bookings.models import Booking, BookingEvent
 from estuary_checkout.catalog.models import (
     AvailabilityWindow,
@@ -22,6 +23,7 @@ from estuary_checkout.webhooks.models import StripeEvent
 from estuary_checkout.workflows.models import Notification, OutboxMessage
 
 __all__ = [
+    "AuditLog",
     "AvailabilityWindow",
     "Base",
     "Booking",

@@ -6,7 +6,7 @@ The formula (SPEC 4.3): line prices → subtotal → coupon discount → tax on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -103,7 +103,8 @@ def package_unit_price(package_price_cents: int | None, children: Sequence[Child
 class CouponTerms:
     kind: str  # "percent" | "fixed"
     percent_off: int | None = None
-    amount_off_cents: int | None = None
+    # fixed coupons: minor units off per currency; none in the cart's currency means no discount
+    amount_off: Mapping[str, int] | None = None
     allowed_service_ids: frozenset[int] | None = None
 
 
@@ -113,7 +114,7 @@ class PricedLine:
     line_total_cents: int
 
 
-def coupon_discount(coupon: CouponTerms | None, lines: Sequence[PricedLine]) -> int:
+def coupon_discount(coupon: CouponTerms | None, lines: Sequence[PricedLine], currency: str) -> int:
     """The coupon's discount, 0..(eligible subtotal); eligible = lines of allowed services (or all)."""
     if coupon is None:
         return 0
@@ -124,7 +125,7 @@ def coupon_discount(coupon: CouponTerms | None, lines: Sequence[PricedLine]) -> 
     )
     if coupon.kind == "percent":
         return min(eligible, round_half_up_div(eligible * int(coupon.percent_off or 0), 100))
-    return min(eligible, int(coupon.amount_off_cents or 0))
+    return min(eligible, int((coupon.amount_off or {}).get(currency, 0)))
 
 
 def tax_on(base_cents: int, rate: Decimal) -> int:
@@ -154,7 +155,7 @@ def price_totals(
     credits_to_apply: int | None,
 ) -> Totals:
     subtotal = sum(line.line_total_cents for line in lines)
-    discount = max(0, min(subtotal, coupon_discount(coupon, lines)))
+    discount = max(0, min(subtotal, coupon_discount(coupon, lines, currency)))
     tax = tax_on(subtotal - discount, tax_rate)
     payable = subtotal - discount + tax
     credits = 0
