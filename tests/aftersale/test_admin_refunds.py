@@ -214,3 +214,53 @@ async def test_operator_cancel_gives_the_whole_share_whatever_the_window(client,
         404,
         "BOOKING_NOT_FOUND",
     )
+
+
+async def _audit(client, auth, entity: str, entity_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    r = await client.get(
+        API + "/admin/audit", params={"entity": entity, "entity_id": entity_id}, headers=auth(roles=["admin"])
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_each_operator_money_write_has_one_audit_row(client, factory, paid_order, auth):
+    pid, sid = await around_the_clock(factory)
+    paid = await paid_order(
+        pid, sid, quarter_hour(timedelta(days=3)), quarter_hour(timedelta(days=3, hours=2))
+    )
+    headers = _admin(auth)
+    body = {
+        "amount_cents": 1500,
+        "to": "card",
+        "reason": "service_issue",
+        "cancel_booking_ids": [paid.booking_ids[1]],
+    }
+    first = await client.post(REFUNDS.format(paid.order_id), json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    await client.post(REFUNDS.format(paid.order_id), json=body, headers=headers)  # a replay writes nothing
+    refused = await client.post(
+        REFUNDS.format(paid.order_id), json={**body, "amount_cents": 10**7}, headers=_admin(auth)
+    )
+    assert refused.status_code == 422
+    (row,) = await _audit(client, auth, "order", paid.order_id)
+    assert row["action"] == "refund" and row["before"]["refund_from_card_cents"] == 0
+    assert row["after"]["refund_from_card_cents"] == 1500 and row["after"]["canceled_booking_ids"] == [
+        paid.booking_ids[1]
+    ]
+    assert row["after"]["refund_ids"] == [x["refund_id"] for x in first.json()["refunds"]]
+    assert row["request_id"]
+
+    r = await client.post(
+        API + f"/admin/bookings/{paid.booking_ids[0]}/cancel",
+        json={"reason": "room flooded"},
+        headers=auth(roles=["admin"]),
+    )
+    assert r.status_code == 200, r.text
+    (row,) = await _audit(client, auth, "booking", str(paid.booking_ids[0]))
+    assert (row["action"], row["before"]["status"], row["after"]["status"]) == (
+        "cancel",
+        "confirmed",
+        "canceled",
+    )
+    assert row["after"]["refund"] == r.json()["refund"]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout.audit import service as audit_service
 from estuary_checkout.bookings import policy as policy_rules
 from estuary_checkout.bookings import repository
 from estuary_checkout.bookings.changes_schemas import (
@@ -325,16 +326,30 @@ async def cancel_for_client(
 
 
 async def cancel_by_operator(
-    session: AsyncSession, gateway: StripeGateway, admin: User, booking_id: int, body: AdminCancelRequest
+    session: AsyncSession,
+    gateway: StripeGateway,
+    actor: audit_service.Actor,
+    booking_id: int,
+    body: AdminCancelRequest,
 ) -> CancelResult:
+    """The operator's cancel, and its one audit row (entity "booking") in the same transaction."""
     booking = await repository.get(session, booking_id)
     if booking is None:
         raise BookingNotFound(details={"booking_id": booking_id})
-    return _result(
-        await cancel(
-            session, gateway, booking, canceled_by="admin", reason=body.reason, actor_sub=admin.external_id
-        )
+    before = {"status": booking.status, "canceled_by": booking.canceled_by}
+    result = _result(
+        await cancel(session, gateway, booking, canceled_by="admin", reason=body.reason, actor_sub=actor.sub)
     )
+    await audit_service.record(
+        session,
+        actor,
+        action="cancel",
+        entity="booking",
+        entity_id=booking_id,
+        before=before,
+        after={"status": "canceled", "reason": body.reason, **result.model_dump(mode="json")},
+    )
+    return result
 
 
 async def reschedule_for_client(

@@ -16,7 +16,7 @@ from estuary_checkout.bookings.changes_schemas import (
     RescheduleRequest,
 )
 from estuary_checkout.catalog import errors as catalog_errors
-from estuary_checkout.deps import AdminUser, CurrentUser, DbSession, SettingsDep, State
+from estuary_checkout.deps import AdminActor, CurrentUser, DbSession, SettingsDep, State
 from estuary_checkout.errors import Forbidden, error_responses
 from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentProviderUnavailable
@@ -75,7 +75,7 @@ async def reschedule_booking(
     responses=error_responses(*CANCEL_ERRORS, Forbidden),
 )
 async def admin_cancel_booking(
-    booking_id: BookingId, body: AdminCancelRequest, admin: AdminUser, session: DbSession, state: State
+    booking_id: BookingId, body: AdminCancelRequest, actor: AdminActor, session: DbSession, state: State
 ) -> CancelResult:
     """The practitioner or the operator cancels: the whole paid share back whatever the window."""
-    return await changes.cancel_by_operator(session, state.gateway, admin, booking_id, body)
+    return await changes.cancel_by_operator(session, state.gateway, actor, booking_id, body)

@@ -8,16 +8,27 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout.audit import service as audit_service
 from estuary_checkout.bookings import changes as booking_changes
 from estuary_checkout.bookings import repository as bookings_repo
 from estuary_checkout.errors import Unprocessable
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders.errors import OrderNotFound
+from estuary_checkout.orders.models import Order
 from estuary_checkout.payments.gateway import StripeGateway
 from estuary_checkout.refunds import service
 from estuary_checkout.refunds.errors import OrderNotRefundable, RefundExceedsRefundable
 from estuary_checkout.refunds.schemas import AdminRefundRequest, AdminRefundResult, Refundable, RefundPublic
 from estuary_checkout.users.models import User
+
+
+def _money(order: Order) -> dict[str, object]:
+    return {
+        "status": order.status,
+        "refunded_cents": order.refunded_cents,
+        "refund_from_card_cents": order.refund_from_card_cents,
+        "refund_from_credit_cents": order.refund_from_credit_cents,
+    }
 
 
 async def refund_order(
@@ -28,10 +39,13 @@ async def refund_order(
     body: AdminRefundRequest,
     *,
     idempotency_key: str,
+    actor: audit_service.Actor,
 ) -> AdminRefundResult:
+    """The refund, and its one audit row (entity "order") in the same transaction."""
     order = await orders_repo.get(session, order_id, for_update=True)
     if order is None:
         raise OrderNotFound(details={"order_id": str(order_id)})
+    before = _money(order)
     if order.status not in service.PAID_STATUSES:
         raise OrderNotRefundable(details={"order_id": str(order_id), "status": order.status})
     left = service.refundable(order)
@@ -77,6 +91,22 @@ async def refund_order(
     fresh = await orders_repo.get(session, order.id)
     assert fresh is not None
     left = service.refundable(fresh)
+    await audit_service.record(
+        session,
+        actor,
+        action="refund",
+        entity="order",
+        entity_id=str(order.id),
+        before=before,
+        after={
+            **_money(fresh),
+            "refund_ids": [r.id for r in rows],
+            "amount_cents": body.amount_cents,
+            "to": body.to,
+            "reason": body.reason,
+            "canceled_booking_ids": canceled,
+        },
+    )
     return AdminRefundResult(
         order_id=fresh.id,
         status=fresh.status,

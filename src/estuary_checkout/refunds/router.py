@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from estuary_checkout.bookings import errors as booking_errors
-from estuary_checkout.deps import AdminUser, DbSession, RequiredIdempotencyKey, State
+from estuary_checkout.deps import AdminActor, AdminUser, DbSession, RequiredIdempotencyKey, State
 from estuary_checkout.errors import Forbidden, error_responses
 from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
@@ -41,6 +41,7 @@ async def refund_order(
     order_id: uuid.UUID,
     body: AdminRefundRequest,
     admin: AdminUser,
+    actor: AdminActor,
     session: DbSession,
     state: State,
     idempotency_key: RequiredIdempotencyKey,
@@ -55,7 +56,7 @@ async def refund_order(
         payload=body.model_dump(mode="json"),
         status_code=201,
         work=lambda: operator.refund_order(
-            session, state.gateway, admin, order_id, body, idempotency_key=idempotency_key
+            session, state.gateway, admin, order_id, body, idempotency_key=idempotency_key, actor=actor
         ),
     )
     return Response(stored.body, status_code=stored.status, media_type="application/json")
