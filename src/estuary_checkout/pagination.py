@@ -3,9 +3,13 @@
 Keyset pagination, newest first: rows are ordered by a tuple of columns, all descending (e.g.
 `(created_at, id)`), and the cursor holds the last row's values of that tuple. The next page is
 the rows strictly after it in that order, so rows added between two page reads land before the
-cursor (on an earlier page) and never shift, duplicate or hide the rows still to come. The
-cursor is opaque to clients (base64url JSON) but carries no authority: the route's own filters
-(the caller, the admin role) still apply to every page.
+cursor (on an earlier page) and never shift, duplicate or hide the rows still to come. A list
+that says so is ordered ascending instead (`descending=False`: a client's upcoming bookings,
+soonest first); the cursor works the same way, so a row added between two reads lands on an
+earlier page if it sorts before the cursor or on a later one if after it, and the rows that
+were there are neither repeated nor skipped. The cursor is opaque to clients (base64url JSON)
+but carries no authority: the route's own filters (the caller, the admin role) still apply to
+every page. Its values must have their columns' types (a forged cursor is a 422, not a 500).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
@@ -26,6 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from estuary_checkout.errors import Unprocessable
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -91,27 +96,43 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         raise InvalidCursor(details={"field": "cursor"}) from exc
 
 
-def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> Any:
-    """Rows strictly after `values` in descending order of `columns` (a lexicographic `<`)."""
+def _check_types(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> None:
+    """A cursor value must have its column's Python type: a forged cursor putting a number where
+    a time belongs would otherwise reach the database driver (a 500, not a 422)."""
+    for column, value in zip(columns, values, strict=True):
+        try:
+            expected = column.type.python_type
+        except NotImplementedError:  # a column type without one: the driver's own check applies
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise InvalidCursor(details={"field": "cursor"})
+
+
+def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], *, descending: bool) -> Any:
+    """Rows strictly after `values` in the order of `columns` (a lexicographic `<`, or `>` when
+    ascending)."""
     clauses = []
     for i, column in enumerate(columns):
         equal = [columns[j] == values[j] for j in range(i)]
-        clauses.append(and_(*equal, column < values[i]))
+        clauses.append(and_(*equal, column < values[i] if descending else column > values[i]))
     return or_(*clauses)
 
 
 def keyset(
-    stmt: Select[Any],
+    stmt: Select[*Ts],
     columns: Sequence[InstrumentedAttribute[Any]],
     *,
     limit: int,
     cursor: str | None,
-) -> Select[Any]:
-    """`stmt` ordered by `columns` descending, after `cursor`, one row more than `limit` (to tell
-    whether another page exists)."""
+    descending: bool = True,
+) -> Select[*Ts]:
+    """`stmt` ordered by `columns` (descending unless told), after `cursor`, one row more than
+    `limit` (to tell whether another page exists)."""
     if cursor is not None:
-        stmt = stmt.where(_after(columns, decode_cursor(cursor, len(columns))))
-    return stmt.order_by(*(c.desc() for c in columns)).limit(limit + 1)
+        values = decode_cursor(cursor, len(columns))
+        _check_types(columns, values)
+        stmt = stmt.where(_after(columns, values, descending=descending))
+    return stmt.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit + 1)
 
 
 def page_of(rows: Sequence[T], limit: int, key: Any) -> PageOf[T]:
