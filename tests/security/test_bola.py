@@ -30,6 +30,7 @@ ROUTES = {
     ("GET", "/catalog/practitioners/{practitioner_id}"): "public catalog: no per-user data",
     ("GET", "/catalog/availability"): "public catalog: free slots only, never who holds the others",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
+    ("POST", "/admin/credits/adjustments"): "admin role (403 FORBIDDEN otherwise); any user by design",
 }
 
 
