@@ -48,7 +48,7 @@ def _entry(at: datetime, kind: str, summary: str, **details: Any) -> TimelineEnt
 
 
 def _money(cents: int, currency: str) -> str:
-    return f"{cents} {currency} (minor units)"
+    return f"{cents} {currency}"  # minor units, like every amount in the API
 
 
 async def _order(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
@@ -64,7 +64,7 @@ async def _order(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
             credits_applied_cents=o.credits_applied_cents,
             total_cents=o.total_cents,
             coupon_id=o.coupon_id,
-            expires_at=o.expires_at.isoformat(),
+            expires_at=o.expires_at,
         )
     ]
     if o.payment_intent_id:
@@ -82,8 +82,7 @@ async def _order(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
             _entry(
                 o.completed_at,
                 "order.fulfilled",
-                "Fulfilled: bookings confirmed, credit captured, passes granted"
-                + ("" if o.payment_intent_id else " (nothing to pay)"),
+                "Payment succeeded; order fulfilled" if o.payment_intent_id else "Fulfilled (nothing to pay)",
                 payment_status=o.payment_status,
             )
         )
@@ -123,7 +122,7 @@ async def _workflows(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry
                 workflow_type=row.workflow_type,
                 signal=row.signal_name,
                 payload=row.payload,
-                dispatched_at=row.dispatched_at.isoformat() if row.dispatched_at else None,
+                dispatched_at=row.dispatched_at,
                 attempts=row.attempts,
                 last_error=row.last_error,
             )
@@ -146,7 +145,7 @@ async def _stripe_events(session: AsyncSession, f: OrderFacts) -> list[TimelineE
             object_id=ev.object_id,
             status=ev.status,
             attempts=ev.attempts,
-            processed_at=ev.processed_at.isoformat() if ev.processed_at else None,
+            processed_at=ev.processed_at,
             last_error=ev.last_error,
         )
         for ev in await repository.stripe_events(session, ids)
@@ -215,10 +214,10 @@ async def _bookings(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]
                 actor=ev.actor,
                 actor_sub=ev.actor_sub,
                 reason=ev.reason,
-                from_start_at=ev.from_start_at.isoformat() if ev.from_start_at else None,
-                from_end_at=ev.from_end_at.isoformat() if ev.from_end_at else None,
-                to_start_at=ev.to_start_at.isoformat() if ev.to_start_at else None,
-                to_end_at=ev.to_end_at.isoformat() if ev.to_end_at else None,
+                from_start_at=ev.from_start_at,
+                from_end_at=ev.from_end_at,
+                to_start_at=ev.to_start_at,
+                to_end_at=ev.to_end_at,
             )
         )
     for b in f.bookings:
@@ -250,7 +249,7 @@ async def _notices(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
             notice_kind=n.kind,
             booking_id=n.booking_id,
             channel=n.channel,
-            sent_at=n.sent_at.isoformat() if n.sent_at else None,
+            sent_at=n.sent_at,
             payload=n.payload,
         )
         for n in rows
