@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, TypeVarTuple
@@ -30,6 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from estuary_checkout.errors import Unprocessable
 
 T = TypeVar("T")
+U = TypeVar("U")
 Ts = TypeVarTuple("Ts")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -53,6 +54,10 @@ class PageOf(Generic[T]):
     rows: list[T]
     has_more: bool
     next_cursor: str | None
+
+    def map(self, fn: Callable[[T], U]) -> PageOf[U]:
+        """The same page with each row turned into what the route returns (the cursor stays)."""
+        return PageOf([fn(row) for row in self.rows], self.has_more, self.next_cursor)
 
 
 def _encode_value(value: Any) -> Any:

@@ -10,7 +10,17 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tests.checkout.helpers import API, Shopper, create_ok, db, future_slot, pay_and_confirm, session_body
+from tests.checkout.helpers import (
+    API,
+    Shopper,
+    bundle_body,
+    create_ok,
+    db,
+    future_slot,
+    make_service,
+    pay_and_confirm,
+    session_body,
+)
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.orders.models import Order, OrderLine
@@ -35,6 +45,39 @@ async def paid_session(
     if created["payment_intent_id"]:
         confirmed = await pay_and_confirm(client, user.headers, created, stripe_api_base)
         assert confirmed["status"] == "completed", confirmed
+    return created
+
+
+async def make_bundle(
+    session: AsyncSession,
+    practitioner_id: int,
+    session_service_id: int,
+    *,
+    name: str,
+    price: int,
+    **terms: int,
+) -> int:
+    """A bundle of `session_service_id` with that practitioner (sessions_included, validity_days...)."""
+    return await make_service(
+        session,
+        practitioner_id,
+        type="bundle",
+        name=name,
+        price_cents=price,
+        duration_minutes=None,
+        bundle_child_service_id=session_service_id,
+        **terms,
+    )
+
+
+async def buy_bundle(
+    client: httpx.AsyncClient, stripe_api_base: str, user: Shopper, bundle_id: int, practitioner_id: int
+) -> dict[str, Any]:
+    """The bundle bought, paid and confirmed; create's body."""
+    created = await create_ok(
+        client, user.headers, bundle_body(service_id=bundle_id, practitioner_id=practitioner_id)
+    )
+    await pay_and_confirm(client, user.headers, created, stripe_api_base)
     return created
 
 

@@ -10,14 +10,18 @@ from sqlalchemy import update
 from tests.checkout.helpers import (
     API,
     assert_error,
-    bundle_body,
-    create_ok,
     db,
     make_practitioner,
-    make_service,
-    pay_and_confirm,
 )
-from tests.history.helpers import all_pages, booking_of, insert_booking, move_booking, paid_session
+from tests.history.helpers import (
+    all_pages,
+    booking_of,
+    buy_bundle,
+    insert_booking,
+    make_bundle,
+    move_booking,
+    paid_session,
+)
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.orders import repository as orders_repo
@@ -154,19 +158,10 @@ async def test_a_pass_covered_session_gets_its_session_back_only_in_the_full_win
     user = await new_user()
     async with db(factory) as s:
         pid, sid = await make_practitioner(s)
-        bundle = await make_service(
-            s,
-            pid,
-            type="bundle",
-            name="Two Sessions",
-            price_cents=18000,
-            duration_minutes=None,
-            bundle_child_service_id=sid,
-            sessions_included=2,
-            validity_days=60,
+        bundle = await make_bundle(
+            s, pid, sid, name="Two Sessions", price=18000, sessions_included=2, validity_days=60
         )
-    bought = await create_ok(client, user.headers, bundle_body(service_id=bundle, practitioner_id=pid))
-    await pay_and_confirm(client, user.headers, bought, stripe_api_base)
+    await buy_bundle(client, stripe_api_base, user, bundle, pid)
     covered = await paid_session(client, stripe_api_base, user, practitioner_id=pid, service_id=sid)
     assert covered["total_cents"] == 0 and covered["payment_intent_id"] is None
     booking = await booking_of(factory, covered["order_id"])

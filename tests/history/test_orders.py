@@ -9,16 +9,13 @@ from datetime import UTC, datetime, timedelta
 from tests.checkout.helpers import (
     API,
     assert_error,
-    bundle_body,
     create_ok,
     db,
     future_slot,
     make_practitioner,
-    make_service,
-    pay_and_confirm,
     session_body,
 )
-from tests.history.helpers import all_pages, insert_order, paid_session
+from tests.history.helpers import all_pages, buy_bundle, insert_order, make_bundle, paid_session
 
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders.history_schemas import OrderStatusName
@@ -160,20 +157,17 @@ async def test_a_bundle_order_lists_the_pass_it_granted(client, factory, new_use
     user = await new_user()
     async with db(factory) as s:
         pid, sid = await make_practitioner(s)
-        bundle = await make_service(
+        bundle = await make_bundle(
             s,
             pid,
-            type="bundle",
+            sid,
             name="Three Sessions",
-            price_cents=25000,
-            duration_minutes=None,
-            bundle_child_service_id=sid,
+            price=25000,
             sessions_included=3,
             bonus_sessions=1,
             validity_days=30,
         )
-    created = await create_ok(client, user.headers, bundle_body(service_id=bundle, practitioner_id=pid))
-    await pay_and_confirm(client, user.headers, created, stripe_api_base)
+    created = await buy_bundle(client, stripe_api_base, user, bundle, pid)
     detail = (await client.get(f"{API}/orders/{created['order_id']}", headers=user.headers)).json()
     assert detail["bookings"] == []
     [granted] = detail["passes"]

@@ -88,8 +88,7 @@ async def list_for_user(
 ) -> PageOf[BookingView]:
     now = utcnow()
     page = await repository.page_for_user(session, user_id, scope=scope, now=now, limit=limit, cursor=cursor)
-    views = [booking_view(b, line, order, now) for b, line, order in page.rows]
-    return PageOf(views, page.has_more, page.next_cursor)
+    return page.map(lambda row: booking_view(*row, now))
 
 
 async def of_order(session: AsyncSession, order_id: uuid.UUID) -> list[Booking]:

@@ -73,7 +73,7 @@ async def list_for_user(
     session: AsyncSession, user_id: int, *, status: OrderStatusName | None, limit: int, cursor: str | None
 ) -> PageOf[OrderSummary]:
     page = await repository.page_for_user(session, user_id, status=status, limit=limit, cursor=cursor)
-    return PageOf([summary(o) for o in page.rows], page.has_more, page.next_cursor)
+    return page.map(summary)
 
 
 async def _detail(session: AsyncSession, order: Order) -> tuple[dict[str, object], timeline.OrderFacts]:
@@ -153,8 +153,7 @@ async def search(
         limit=limit,
         cursor=cursor,
     )
-    items = [AdminOrderSummary(**_summary_fields(o), user=_user(u)) for o, u in page.rows]
-    return PageOf(items, page.has_more, page.next_cursor)
+    return page.map(lambda row: AdminOrderSummary(**_summary_fields(row[0]), user=_user(row[1])))
 
 
 async def get_for_operator(session: AsyncSession, order_id: uuid.UUID) -> AdminOrderDetail:

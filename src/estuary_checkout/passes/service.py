@@ -95,7 +95,7 @@ async def list_for_user(
     """The user's passes, newest first."""
     page = await repository.page_for_user(session, user_id, limit=limit, cursor=cursor)
     now = utcnow()
-    return PageOf([pass_view(p, now) for p in page.rows], page.has_more, page.next_cursor)
+    return page.map(lambda p: pass_view(p, now))
 
 
 async def granted_by_order(session: AsyncSession, order_id: uuid.UUID) -> list[PassView]:
