@@ -113,6 +113,17 @@ IdempotencyKey = Annotated[
         description="Makes the call replay-safe: the same key with the same body replays the first response.",
     ),
 ]
+# money-moving admin calls: the key is required (a missing header is a 422 naming it)
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_\-:.]+$",
+        description="Required: the same key with the same body replays the first response and moves nothing.",
+    ),
+]
 
 
 def rate_limit(bucket: str):  # type: ignore[no-untyped-def]
@@ -135,17 +146,5 @@ ListCursor = Annotated[
         max_length=512,
         pattern=r"^[A-Za-z0-9_\-]+$",
         description="`next_cursor` of the previous page",
-    ),
-]
-
-# Money-moving admin calls must be replay-safe: the header is required there.
-RequiredIdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[A-Za-z0-9_\-:.]+$",
-        description="Required: the same key with the same body replays the first response and moves no money twice.",
     ),
 ]

@@ -3,9 +3,13 @@
 Keyset pagination, newest first: rows are ordered by a tuple of columns, all descending (e.g.
 `(created_at, id)`), and the cursor holds the last row's values of that tuple. The next page is
 the rows strictly after it in that order, so rows added between two page reads land before the
-cursor (on an earlier page) and never shift, duplicate or hide the rows still to come. The
-cursor is opaque to clients (base64url JSON) but carries no authority: the route's own filters
-(the caller, the admin role) still apply to every page.
+cursor (on an earlier page) and never shift, duplicate or hide the rows still to come. A list
+that says so is ordered ascending instead (`descending=False`: a client's upcoming bookings,
+soonest first); the cursor works the same way, so a row added between two reads lands on an
+earlier page if it sorts before the cursor or on a later one if after it, and the rows that
+were there are neither repeated nor skipped. The cursor is opaque to clients (base64url JSON)
+but carries no authority: the route's own filters (the caller, the admin role) still apply to
+every page. Its values must have their columns' types (a forged cursor is a 422, not a 500).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from pydantic import BaseModel
 from sqlalchemy import Select, TypeDecorator, and_, or_
@@ -26,6 +30,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from estuary_checkout.errors import Unprocessable
 
 T = TypeVar("T")
+U = TypeVar("U")
+Ts = TypeVarTuple("Ts")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -48,6 +54,10 @@ class PageOf(Generic[T]):
     rows: list[T]
     has_more: bool
     next_cursor: str | None
+
+    def map(self, fn: Callable[[T], U]) -> PageOf[U]:
+        """The same page with each row turned into what the route returns (the cursor stays)."""
+        return PageOf([fn(row) for row in self.rows], self.has_more, self.next_cursor)
 
 
 def _encode_value(value: Any) -> Any:
@@ -107,27 +117,30 @@ def _typed(columns: Sequence[InstrumentedAttribute[Any]], values: list[Any]) -> 
     return values
 
 
-def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> Any:
-    """Rows strictly after `values` in descending order of `columns` (a lexicographic `<`)."""
+def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], *, descending: bool) -> Any:
+    """Rows strictly after `values` in the order of `columns` (a lexicographic `<`, or `>` when
+    ascending)."""
     clauses = []
     for i, column in enumerate(columns):
         equal = [columns[j] == values[j] for j in range(i)]
-        clauses.append(and_(*equal, column < values[i]))
+        clauses.append(and_(*equal, column < values[i] if descending else column > values[i]))
     return or_(*clauses)
 
 
 def keyset(
-    stmt: Select[Any],
+    stmt: Select[*Ts],
     columns: Sequence[InstrumentedAttribute[Any]],
     *,
     limit: int,
     cursor: str | None,
-) -> Select[Any]:
-    """`stmt` ordered by `columns` descending, after `cursor`, one row more than `limit` (to tell
-    whether another page exists)."""
+    descending: bool = True,
+) -> Select[*Ts]:
+    """`stmt` ordered by `columns` (descending unless told), after `cursor`, one row more than
+    `limit` (to tell whether another page exists)."""
     if cursor is not None:
-        stmt = stmt.where(_after(columns, _typed(columns, decode_cursor(cursor, len(columns)))))
-    return stmt.order_by(*(c.desc() for c in columns)).limit(limit + 1)
+        values = _typed(columns, decode_cursor(cursor, len(columns)))
+        stmt = stmt.where(_after(columns, values, descending=descending))
+    return stmt.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit + 1)
 
 
 def page_of(rows: Sequence[T], limit: int, key: Any) -> PageOf[T]:

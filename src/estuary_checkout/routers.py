@@ -4,11 +4,14 @@ from fastapi import APIRouter
 
 from estuary_checkout.audit.router import router as audit_router
 from estuary_checkout.bookings.changes_router import router as booking_changes_router
+from estuary_checkout.bookings.router import router as bookings_router
 from estuary_checkout.catalog.admin_router import router as catalog_admin_router
 from estuary_checkout.catalog.router import router as catalog_router
 from estuary_checkout.coupons.router import router as coupons_router
 from estuary_checkout.credits.router import router as credits_router
+from estuary_checkout.orders.history_router import router as order_history_router
 from estuary_checkout.orders.router import router as orders_router
+from estuary_checkout.passes.router import router as passes_router
 from estuary_checkout.payments.router import router as payments_router
 from estuary_checkout.refunds.router import router as refunds_router
 from estuary_checkout.webhooks.router import router as webhooks_router
@@ -24,4 +27,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     catalog_admin_router,
     coupons_router,
     audit_router,
+    order_history_router,
+    bookings_router,
+    passes_router,
 )

@@ -59,6 +59,13 @@ ROUTES = {
             ("GET", "/admin/audit"),
         )
     },
+    ("GET", "/orders"): "caller's own orders only",
+    ("GET", "/orders/{order_id}"): "order_id -> 404 ORDER_NOT_FOUND, same body as a missing id",
+    ("GET", "/bookings"): "caller's own bookings only",
+    ("GET", "/passes"): "caller's own passes only",
+    ("GET", "/admin/orders"): "admin role (403 FORBIDDEN otherwise); any user's orders by design",
+    ("GET", "/admin/orders/{order_id}"): "admin role (403 FORBIDDEN otherwise); any order by design",
+    ("POST", "/admin/credits/adjustments"): "admin role (403 FORBIDDEN otherwise); any user by design",
 }
 
 
@@ -123,6 +130,11 @@ async def test_second_user_gets_404_like_a_missing_id(client, owner_order):
     assert (
         await client.post(f"{API}/checkout/status", json={"order_id": c["order_id"]}, headers=o["ha"])
     ).status_code == 200
+    missing_detail = await client.get(f"{API}/orders/{uuid.uuid4()}", headers=hb)
+    assert missing_detail.status_code == 404
+    theirs = await client.get(f"{API}/orders/{c['order_id']}", headers=hb)
+    assert (theirs.status_code, theirs.json()) == (404, missing_detail.json())
+    assert (await client.get(f"{API}/orders/{c['order_id']}", headers=o["ha"])).status_code == 200
 
 
 async def test_someone_elses_card_is_404_and_charges_nothing(client, owner_order, stripe_api_base):

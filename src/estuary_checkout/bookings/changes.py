@@ -16,11 +16,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.audit import service as audit_service
+from estuary_checkout.bookings import history_service, repository
 from estuary_checkout.bookings import policy as policy_rules
-from estuary_checkout.bookings import repository
 from estuary_checkout.bookings.changes_schemas import (
     AdminCancelRequest,
-    BookingMoved,
     CancelRequest,
     CancelResult,
     RefundOutcome,
@@ -35,6 +34,7 @@ from estuary_checkout.bookings.errors import (
     RescheduleWindowClosed,
 )
 from estuary_checkout.bookings.models import Booking
+from estuary_checkout.bookings.schemas import BookingView
 from estuary_checkout.catalog import availability
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog import service as catalog_service
@@ -58,15 +58,6 @@ class CancelOutcome:
     credit_cents: int
     refund_ids: list[int]
     pass_session_returned: bool
-
-
-def policy_of(booking: Booking) -> policy_rules.Policy:
-    return policy_rules.Policy(
-        full_refund_hours=booking.policy_full_refund_hours,
-        late_cancel_refund_percent=booking.policy_late_cancel_refund_percent,
-        reschedule_cutoff_hours=booking.policy_reschedule_cutoff_hours,
-        max_reschedules=booking.policy_max_reschedules,
-    )
 
 
 def _cancel_key(booking: Booking) -> str:
@@ -120,7 +111,7 @@ async def cancel(
         return await outcome(session, booking)
     now = utcnow()
     terms = policy_rules.cancel_terms(
-        policy_of(booking),
+        policy_rules.policy_of(booking),
         status=booking.status,
         start_at=booking.start_at,
         now=now,
@@ -212,7 +203,7 @@ async def reschedule(
         return booking
     now = utcnow()
     refusal = policy_rules.reschedule_refusal(
-        policy_of(booking),
+        policy_rules.policy_of(booking),
         status=booking.status,
         start_at=booking.start_at,
         now=now,
@@ -354,16 +345,9 @@ async def cancel_by_operator(
 
 async def reschedule_for_client(
     session: AsyncSession, settings: Settings, user: User, booking_id: int, body: RescheduleRequest
-) -> BookingMoved:
+) -> BookingView:
     booking = await _own(session, user, booking_id)
     moved = await reschedule(session, settings, booking, body.start_time, body.end_time)
-    return BookingMoved(
-        booking_id=moved.id,
-        order_id=str(moved.order_id) if moved.order_id else None,
-        service_id=moved.service_id,
-        practitioner_id=moved.practitioner_id,
-        start_time=moved.start_at,
-        end_time=moved.end_at,
-        status=moved.status,
-        reschedule_count=moved.reschedule_count,
-    )
+    order = await orders_repo.get(session, moved.order_id) if moved.order_id else None
+    line = await _line(session, moved) if moved.order_id else None
+    return history_service.booking_view(moved, line, order, utcnow())

@@ -10,11 +10,11 @@ from estuary_checkout.bookings import changes
 from estuary_checkout.bookings import errors as e
 from estuary_checkout.bookings.changes_schemas import (
     AdminCancelRequest,
-    BookingMoved,
     CancelRequest,
     CancelResult,
     RescheduleRequest,
 )
+from estuary_checkout.bookings.schemas import BookingView
 from estuary_checkout.catalog import errors as catalog_errors
 from estuary_checkout.deps import AdminActor, CurrentUser, DbSession, SettingsDep, State
 from estuary_checkout.errors import Forbidden, error_responses
@@ -46,7 +46,7 @@ async def cancel_booking(
 
 @router.post(
     "/bookings/{booking_id}/reschedule",
-    response_model=BookingMoved,
+    response_model=BookingView,
     responses=error_responses(
         e.BookingNotFound,
         e.BookingNotReschedulable,
@@ -64,7 +64,7 @@ async def reschedule_booking(
     user: CurrentUser,
     session: DbSession,
     settings: SettingsDep,
-) -> BookingMoved:
+) -> BookingView:
     """Move your booking to another free slot of the same service and practitioner; the payment stays."""
     return await changes.reschedule_for_client(session, settings, user, booking_id, body)
 

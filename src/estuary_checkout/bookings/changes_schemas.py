@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -41,14 +40,3 @@ class RescheduleRequest(BaseModel):
 
     start_time: AwareDatetime
     end_time: AwareDatetime
-
-
-class BookingMoved(BaseModel):
-    booking_id: int
-    order_id: str | None
-    service_id: int
-    practitioner_id: int
-    start_time: datetime
-    end_time: datetime
-    status: str
-    reschedule_count: int

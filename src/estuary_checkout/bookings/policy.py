@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from estuary_checkout.bookings.models import Booking
 from estuary_checkout.pricing.allocation import split_refund
 from estuary_checkout.pricing.service import round_half_up_div
 
@@ -16,6 +17,16 @@ class Policy:
     late_cancel_refund_percent: int
     reschedule_cutoff_hours: int
     max_reschedules: int
+
+
+def policy_of(booking: Booking) -> Policy:
+    """The policy snapshotted on the booking when it was made."""
+    return Policy(
+        full_refund_hours=booking.policy_full_refund_hours,
+        late_cancel_refund_percent=booking.policy_late_cancel_refund_percent,
+        reschedule_cutoff_hours=booking.policy_reschedule_cutoff_hours,
+        max_reschedules=booking.policy_max_reschedules,
+    )
 
 
 @dataclass(frozen=True)

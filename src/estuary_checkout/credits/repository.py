@@ -96,3 +96,9 @@ async def ledger_sums(session: AsyncSession, user_id: int) -> tuple[int, int]:
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+async def ledger_by_key(session: AsyncSession, key: str) -> CreditLedgerEntry | None:
+    return (
+        await session.execute(select(CreditLedgerEntry).where(CreditLedgerEntry.key == key))
+    ).scalar_one_or_none()

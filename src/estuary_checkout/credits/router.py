@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from estuary_checkout.credits import service as credits_service
-from estuary_checkout.credits.schemas import CreditBalancePublic
-from estuary_checkout.deps import CurrentUser, DbSession
-from estuary_checkout.errors import error_responses
+from estuary_checkout.credits.errors import CreditCurrencyNotSupported, InsufficientCredit
+from estuary_checkout.credits.schemas import CreditAdjustment, CreditAdjustmentCreate, CreditBalancePublic
+from estuary_checkout.deps import AdminActor, AdminUser, CurrentUser, DbSession, RequiredIdempotencyKey, State
+from estuary_checkout.errors import Forbidden, error_responses
+from estuary_checkout.idempotency import service as idempotency
+from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
 from estuary_checkout.paths import API_PREFIX
+from estuary_checkout.users.errors import UserNotFound
 
 router = APIRouter(prefix=API_PREFIX, tags=["credits"])
 
@@ -21,3 +25,46 @@ async def credit_balance(user: CurrentUser, session: DbSession) -> CreditBalance
         held_cents=b.held_cents,
         last_updated=b.last_updated,
     )
+
+
+@router.post(
+    "/admin/credits/adjustments",
+    tags=["admin"],
+    status_code=201,
+    response_model=CreditAdjustment,
+    responses=error_responses(
+        Forbidden,
+        UserNotFound,
+        InsufficientCredit,
+        CreditCurrencyNotSupported,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
+    ),
+)
+async def adjust_credit(
+    body: CreditAdjustmentCreate,
+    admin: AdminUser,
+    actor: AdminActor,
+    session: DbSession,
+    state: State,
+    idempotency_key: RequiredIdempotencyKey,
+) -> Response:
+    """Operators: add to or take from a client's store credit (one ledger row; never below zero)."""
+    stored = await idempotency.run(
+        state.session_factory,
+        session,
+        user_id=admin.id,
+        route="admin/credits/adjustments",
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+        status_code=201,
+        work=lambda: credits_service.adjust_for_operator(
+            session,
+            admin,
+            body,
+            idempotency_key=idempotency_key,
+            service_currency=state.settings.currency,
+            actor=actor,
+        ),
+    )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")

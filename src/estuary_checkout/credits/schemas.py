@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+MAX_ADJUSTMENT_CENTS = 10_000_000
 
 
 class CreditBalancePublic(BaseModel):
@@ -10,3 +13,51 @@ class CreditBalancePublic(BaseModel):
     currency: str
     held_cents: int
     last_updated: datetime | None
+
+
+class CreditAdjustmentCreate(BaseModel):
+    """An operator's correction of a client's store credit (SPEC 11.4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int | None = Field(default=None, ge=1, le=9_223_372_036_854_775_807)
+    user_email: (
+        Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+    ) = Field(default=None, validate_default=True, description="instead of user_id (any case)")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)] | None = Field(
+        default=None, description="default: the service currency (the only one store credit is kept in)"
+    )
+    amount_cents: int = Field(
+        ge=-MAX_ADJUSTMENT_CENTS,
+        le=MAX_ADJUSTMENT_CENTS,
+        description="added to the balance (> 0) or taken from it (< 0); never 0",
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @field_validator("user_email")
+    @classmethod
+    def _exactly_one_user(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("user_id") is None) == (value is None):
+            raise ValueError("give exactly one of user_id and user_email")
+        return value
+
+    @field_validator("amount_cents")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("an adjustment moves money: amount_cents must not be 0")
+        return value
+
+
+class CreditAdjustment(BaseModel):
+    """The ledger row the adjustment wrote, and the balance after it."""
+
+    id: int
+    user_id: int
+    kind: Literal["adjustment"]
+    amount_cents: int = Field(description="the size of the movement (never negative, like every ledger row)")
+    balance_delta_cents: int = Field(description="its effect on the balance: + added, - taken")
+    currency: str
+    reason: str | None
+    created_at: datetime
+    balance_cents: int = Field(description="the client's spendable balance after the adjustment")

@@ -7,15 +7,21 @@ raises. The CHECK constraints on credit_balance back this up in the database its
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout.audit import service as audit_service
 from estuary_checkout.credits import repository
-from estuary_checkout.credits.errors import InsufficientCredit
+from estuary_checkout.credits.errors import CreditCurrencyNotSupported, InsufficientCredit
+from estuary_checkout.credits.schemas import CreditAdjustment, CreditAdjustmentCreate
 from estuary_checkout.db.session import SessionOrConnection
+from estuary_checkout.idempotency.errors import IdempotencyKeyReused
+from estuary_checkout.users import service as users_service
+from estuary_checkout.users.models import User
 
 
 @dataclass(frozen=True)
@@ -158,3 +164,91 @@ async def refund(
         order_id=order_id,
         note=note,
     )
+
+
+async def adjustment(
+    session: AsyncSession, user_id: int, amount: int, *, key: str, note: str | None = None
+) -> bool:
+    """An operator's correction, either way: `amount` > 0 adds to the spendable balance, < 0 takes
+    from it and raises InsufficientCredit if that would go below zero. The ledger row keeps the
+    size (`amount_cents`) and the signed effect (`balance_delta_cents`); `key` makes it happen once."""
+    return await _movement(
+        session,
+        user_id=user_id,
+        kind="adjustment",
+        key=key,
+        amount=abs(amount),
+        balance_delta=amount,
+        held_delta=0,
+        note=note,
+    )
+
+
+LEDGER_KEY_MAX = 200  # credit_ledger.key
+
+
+def adjustment_key(admin_id: int, idempotency_key: str) -> str:
+    """The ledger key of an operator's adjustment: the operator's Idempotency-Key, so a retried
+    request can never move the money twice even if its idempotency record were gone."""
+    key = f"adjustment:{admin_id}:{idempotency_key}"
+    if len(key) <= LEDGER_KEY_MAX:
+        return key
+    return f"adjustment:{admin_id}:sha256:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
+async def adjust_for_operator(
+    session: AsyncSession,
+    admin: User,
+    body: CreditAdjustmentCreate,
+    *,
+    idempotency_key: str,
+    service_currency: str,
+    actor: audit_service.Actor,
+) -> CreditAdjustment:
+    """POST /admin/credits/adjustments (SPEC 11.4): one ledger row, replay-safe by its key, and
+    its one audit row in the same transaction."""
+    currency = body.currency or service_currency
+    if currency != service_currency:
+        raise CreditCurrencyNotSupported(details={"field": "currency", "supported": [service_currency]})
+    user = await users_service.find(session, user_id=body.user_id, email=body.user_email)
+    key = adjustment_key(admin.id, idempotency_key)
+    before = await repository.balance_cents(session, user.id)
+    try:
+        await adjustment(session, user.id, body.amount_cents, key=key, note=body.reason)
+    except InsufficientCredit as exc:
+        balance = await repository.balance_cents(session, user.id)
+        raise InsufficientCredit(
+            "The adjustment would take the balance below zero",
+            details={"balance_cents": balance, "amount_cents": body.amount_cents},
+        ) from exc
+    row = await repository.ledger_by_key(session, key)
+    assert row is not None  # written just now, or by the first run of this key
+    if row.user_id != user.id or row.balance_delta_cents != body.amount_cents or row.kind != "adjustment":
+        # the key's first run moved other money (its idempotency record is gone): refuse, move nothing
+        raise IdempotencyKeyReused(details={"idempotency_key": idempotency_key})
+    result = CreditAdjustment(
+        id=row.id,
+        user_id=row.user_id,
+        kind="adjustment",
+        amount_cents=row.amount_cents,
+        balance_delta_cents=row.balance_delta_cents,
+        currency=currency,
+        reason=row.note,
+        created_at=row.created_at,
+        balance_cents=await repository.balance_cents(session, user.id),
+    )
+    await audit_service.record(
+        session,
+        actor,
+        action="adjust",
+        entity="credit_balance",
+        entity_id=user.id,
+        before={"balance_cents": before, "currency": currency},
+        after={
+            "balance_cents": result.balance_cents,
+            "currency": currency,
+            "ledger_id": row.id,
+            "reason": row.note,
+        },
+    )
+    return result

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.session import SessionOrConnection, core_connection, upsert_insert
+from estuary_checkout.pagination import PageOf, keyset, page_of
 from estuary_checkout.passes.models import Pass
 
 _pass = Pass.__table__.c
@@ -69,3 +71,19 @@ async def insert_once(session: AsyncSession, **values: object) -> bool:
         .returning(Pass.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def page_for_user(
+    session: AsyncSession, user_id: int, *, limit: int, cursor: str | None
+) -> PageOf[Pass]:
+    """The user's passes, newest first."""
+    stmt = keyset(
+        select(Pass).where(Pass.user_id == user_id), [Pass.created_at, Pass.id], limit=limit, cursor=cursor
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    return page_of(rows, limit, lambda p: (p.created_at, p.id))
+
+
+async def for_order(session: AsyncSession, order_id: uuid.UUID) -> list[Pass]:
+    rows = await session.execute(select(Pass).where(Pass.order_id == order_id).order_by(Pass.id))
+    return list(rows.scalars())

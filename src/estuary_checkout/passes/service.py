@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection
+from estuary_checkout.pagination import PageOf
 from estuary_checkout.passes import repository
+from estuary_checkout.passes.models import Pass
+from estuary_checkout.passes.schemas import PassStatus, PassView
 
 
 async def sessions_left(
@@ -59,3 +62,42 @@ async def grant(
         expires_at=now + timedelta(days=validity_days or 365),
         created_at=now,
     )
+
+
+def effective_status(p: Pass, now: datetime) -> PassStatus:
+    """The status a client should see: nothing marks a pass used up or past its expiry in the
+    row itself (redeeming only counts sessions), so an active row says so by its numbers."""
+    if p.status == "active":
+        if p.sessions_used >= p.sessions_total:
+            return "exhausted"
+        if p.expires_at <= now:
+            return "expired"
+    return p.status  # type: ignore[return-value]
+
+
+def pass_view(p: Pass, now: datetime) -> PassView:
+    return PassView(
+        pass_id=p.id,
+        service_id=p.service_id,
+        practitioner_id=p.practitioner_id,
+        sessions_total=p.sessions_total,
+        sessions_used=p.sessions_used,
+        sessions_left=p.sessions_total - p.sessions_used,
+        expires_at=p.expires_at,
+        source_order_id=p.order_id,
+        status=effective_status(p, now),
+    )
+
+
+async def list_for_user(
+    session: AsyncSession, user_id: int, *, limit: int, cursor: str | None
+) -> PageOf[PassView]:
+    """The user's passes, newest first."""
+    page = await repository.page_for_user(session, user_id, limit=limit, cursor=cursor)
+    now = utcnow()
+    return page.map(lambda p: pass_view(p, now))
+
+
+async def granted_by_order(session: AsyncSession, order_id: uuid.UUID) -> list[PassView]:
+    now = utcnow()
+    return [pass_view(p, now) for p in await repository.for_order(session, order_id)]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.users.models import User
@@ -21,3 +21,11 @@ async def get(session: AsyncSession, user_id: int, *, for_update: bool = False) 
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_email_any_case(session: AsyncSession, email: str) -> User | None:
+    return (
+        (await session.execute(select(User).where(func.lower(User.email) == email.lower()).order_by(User.id)))
+        .scalars()
+        .first()
+    )

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.auth.service import Claims
 from estuary_checkout.users import repository
+from estuary_checkout.users.errors import UserNotFound
 from estuary_checkout.users.models import User
 
 
@@ -41,3 +42,16 @@ async def from_claims(session: AsyncSession, claims: Claims) -> User:
 def demo_sub(email: str) -> str:
     """The `sub` the token command gives a demo user: stable, derived from the email."""
     return f"demo|{email.lower()}"
+
+
+async def find(session: AsyncSession, *, user_id: int | None = None, email: str | None = None) -> User:
+    """A user by id or by email (any case; the oldest account if an email is on several);
+    UserNotFound if there is none."""
+    user = None
+    if user_id is not None:
+        user = await repository.get(session, user_id)
+    elif email is not None:
+        user = await repository.get_by_email_any_case(session, email)
+    if user is None:
+        raise UserNotFound(details={"user_id": user_id} if user_id is not None else {"user_email": email})
+    return user
