@@ -35,8 +35,19 @@ class Confirmation:
         self.api = api
         self.s = api.s
 
-    def confirm(self, ctx: Ctx, pi: dict[str, Any], p: dict[str, Any], off_session: bool) -> None:
-        """Confirm ``pi`` with the confirm parameters ``p`` (the create route's, with ``confirm=true``)."""
+    def confirm(
+        self,
+        ctx: Ctx,
+        pi: dict[str, Any],
+        p: dict[str, Any],
+        off_session: bool,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Confirm ``pi`` with the confirm parameters ``p`` (the create route's, with ``confirm=true``).
+
+        ``changes`` (fields the confirm request sets) are applied only once the confirmation is
+        accepted, so a request refused with a 400 leaves the intent as it was.
+        """
         if pi["status"] not in CONFIRMABLE:
             raise state_error(
                 f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
@@ -61,6 +72,8 @@ class Confirmation:
                 code="payment_intent_unexpected_state",
                 extra={"payment_intent": self.api.render(pi)},
             )
+        if changes:
+            pi.update(changes)
         pm = self.s.store.payment_methods[pi["payment_method"]]
         if p.get("return_url"):
             pi["_return_url"] = p["return_url"]

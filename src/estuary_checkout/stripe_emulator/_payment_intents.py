@@ -290,12 +290,12 @@ class PaymentIntents:
         if ctx.key_kind == "publishable" and p.get("off_session"):
             raise auth_error(PUBLISHABLE_FORBIDDEN)
         off_session = self._parse_off_session(p.get("off_session"))
-        for field in ("receipt_email", "shipping", "setup_future_usage"):
-            if field in p:
-                pi[field] = opt(p[field])
+        changes: dict[str, Any] = {
+            f: opt(p[f]) for f in ("receipt_email", "shipping", "setup_future_usage") if f in p
+        }
         if p.get("capture_method"):
-            pi["capture_method"] = p["capture_method"]
-        self.api.confirmation.confirm(ctx, pi, p, off_session)
+            changes["capture_method"] = p["capture_method"]
+        self.api.confirmation.confirm(ctx, pi, p, off_session, changes)
         return self.api.output(pi, p)
 
     def cancel(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
