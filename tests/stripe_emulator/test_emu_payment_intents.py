@@ -392,6 +392,27 @@ def test_confirm_without_payment_method(client: stripe.StripeClient) -> None:
     assert exc.value.code == "payment_intent_unexpected_state" and exc.value.param == "payment_method"
 
 
+def test_refused_confirm_leaves_the_intent_unchanged(client: stripe.StripeClient) -> None:
+    """A confirm refused with a 400 changes nothing, not even the fields it sent along."""
+    succeeded = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    without_card = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+    changes: dict[str, Any] = {
+        "receipt_email": "mallory@example.com",
+        "shipping": {"name": "Mallory", "address": {"line1": "1 Side Street"}},
+        "setup_future_usage": "off_session",
+        "capture_method": "manual",
+    }
+    for pi, param in ((succeeded, None), (without_card, "payment_method")):
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            client.v1.payment_intents.confirm(pi.id, params=changes)
+        assert exc.value.code == "payment_intent_unexpected_state" and exc.value.param == param
+        assert exc.value.json_body is not None
+        assert exc.value.json_body["error"]["payment_intent"] == pi.to_dict()
+        assert client.v1.payment_intents.retrieve(pi.id).to_dict() == pi.to_dict()
+
+
 @pytest.mark.parametrize(
     ("amount", "currency", "ok"),
     [

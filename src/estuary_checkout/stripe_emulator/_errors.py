@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 DOC_BASE = "https://stripe.com/docs/error-codes/"
+PUBLISHABLE_FORBIDDEN = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. "
+    "You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
 
 
 class StripeError(Exception):

@@ -239,7 +239,7 @@ class EmulatorApp(Starlette):
             return self._control_error(str(exc))
         outcome = data.get("outcome", "complete")
         try:
-            pi = self.api.complete_three_d_secure(pi_id, str(outcome))
+            pi = self.api.confirmation.complete_three_d_secure(pi_id, str(outcome))
         except StripeError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
         if str(data.get("redirect", "")).lower() in ("1", "true"):
