@@ -103,8 +103,14 @@ async def quote(
 
 
 def _is_overlap(exc: Exception) -> bool:
-    text = str(getattr(exc, "orig", exc))
-    return "ex_booking_no_overlap" in text or "booking_overlap" in text
+    """The overlap guard refused the booking. On PostgreSQL two transactions inserting conflicting
+    bookings at the same moment can each find the other's row in the exclusion index and wait for
+    it; the deadlock detector then fails one of them (SQLSTATE 40P01, documented behaviour of
+    exclusion constraints): that one lost the slot to the other, exactly like a plain conflict."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig)
+    deadlock = getattr(orig, "pgcode", None) == "40P01" or "deadlock detected" in text
+    return deadlock or "ex_booking_no_overlap" in text or "booking_overlap" in text
 
 
 async def _hold_bookings(
