@@ -246,30 +246,26 @@ _BUSY_EVENTS = {
 
 
 async def settled(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait until the workflow has handled everything sent to it so far and waits on a timer:
-    what a test asserts afterwards is the outcome, not a moment in the middle of it."""
+    """Wait until the workflow has handled everything sent to it so far and waits on a timer (or
+    has closed): no workflow task and no activity in flight."""
 
     async def idle() -> bool:
         events = (await handle.fetch_history()).events
-        return events[-1].event_type not in _BUSY_EVENTS
+        if events[-1].event_type in _BUSY_EVENTS:
+            return False
+        return not (await handle.describe()).raw_description.pending_activities
 
     await eventually(idle, bool)
 
 
 async def terminate(handle: WorkflowHandle[Any, Any], reason: str = "test done") -> None:
-    """Terminate a lifecycle once it waits on a timer with no activity in flight.
+    """Terminate a lifecycle once it is settled.
 
-    The time-skipping test server keeps time locked for an activity that was pending when its
-    workflow was terminated, so every later test that needs time to skip would hang (seen:
-    `handle.result()` waiting until the test timed out).
+    The time-skipping test server keeps time locked for a workflow task or an activity that
+    was in flight when its workflow was terminated, so every later test that needs time to
+    skip would hang (seen: `handle.result()` waiting until the test timed out).
     """
-
-    async def quiet() -> bool:
-        status = await query_status(handle)
-        described = await handle.describe()
-        return status.phase.startswith("awaiting_") and not described.raw_description.pending_activities
-
-    await eventually(quiet, bool)
+    await settled(handle)
     await handle.terminate(reason)
 
 
