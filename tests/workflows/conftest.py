@@ -14,15 +14,19 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from estuary_checkout.bookings import repository as bookings_repository
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog.models import Practitioner, Service
+from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import session_scope
 from estuary_checkout.state import AppState
 from estuary_checkout.users.models import User
+from estuary_checkout.workflows import outbox
 from estuary_checkout.workflows.activities import BookingActivities
 from estuary_checkout.workflows.models import Notification
 from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE, BookingLifecycleInput, booking_workflow_id
@@ -163,6 +167,41 @@ async def create_booking(
     return refs
 
 
+async def cancel_in_db(app_state: AppState, booking_id: int, reason: str = "client asked") -> None:
+    """What the API's cancel does to the lifecycle: the booking canceled and the signal written,
+    in one transaction (refunds left out: they do not concern the workflow)."""
+    async for session in session_scope(app_state.session_factory):
+        assert await bookings_repository.set_canceled(
+            session, booking_id, canceled_by="client", reason=reason, now=utcnow()
+        )
+        await outbox.signal_booking_canceled(session, booking_id, reason)
+
+
+async def reschedule_in_db(
+    app_state: AppState, booking_id: int, new_start: datetime, *, signal: bool = True
+) -> int:
+    """What the API's reschedule does: the booking (and its buffer) moved, reschedule_count + 1,
+    and unless `signal` is False the signal written in the same transaction. Returns the count."""
+    async for session in session_scope(app_state.session_factory):
+        booking = await bookings_repository.get(session, booking_id, for_update=True)
+        assert booking is not None
+        count = booking.reschedule_count + 1
+        new_end = new_start + (booking.end_at - booking.start_at)
+        assert await bookings_repository.set_times(
+            session,
+            booking_id,
+            start_at=new_start,
+            end_at=new_end,
+            blocked_until=new_end + (booking.blocked_until - booking.end_at),
+            now=utcnow(),
+        )
+        if signal:
+            await outbox.signal_booking_rescheduled(
+                session, booking_id, new_start.isoformat(), new_end.isoformat(), count
+            )
+    return count
+
+
 async def load_booking(app_state: AppState, booking_id: int) -> Booking:
     async with app_state.session_factory() as session:
         return (await session.execute(select(Booking).where(Booking.id == booking_id))).scalar_one()
@@ -194,6 +233,42 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> BookingLifecycleStat
     return await handle.query(BookingLifecycleWorkflow.status)
 
 
+# A lifecycle whose history ends in one of these still has work in hand.
+_BUSY_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+}
+
+
+async def settled(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the workflow has handled everything sent to it so far and waits on a timer (or
+    has closed): no workflow task and no activity in flight."""
+
+    async def idle() -> bool:
+        events = (await handle.fetch_history()).events
+        if events[-1].event_type in _BUSY_EVENTS:
+            return False
+        return not (await handle.describe()).raw_description.pending_activities
+
+    await eventually(idle, bool)
+
+
+async def terminate(handle: WorkflowHandle[Any, Any], reason: str = "test done") -> None:
+    """Terminate a lifecycle once it is settled.
+
+    The time-skipping test server keeps time locked for a workflow task or an activity that
+    was in flight when its workflow was terminated, so every later test that needs time to
+    skip would hang (seen: `handle.result()` waiting until the test timed out).
+    """
+    await settled(handle)
+    await handle.terminate(reason)
+
+
 @pytest.fixture(autouse=True)
 async def _only_this_tests_outbox_rows(app_state: AppState) -> None:
     """Other test folders leave undispatched outbox rows behind (their orders and bookings);
@@ -201,8 +276,6 @@ async def _only_this_tests_outbox_rows(app_state: AppState) -> None:
     Mark them dispatched so each relay test sees only the rows it wrote."""
     from sqlalchemy import update
 
-    from estuary_checkout.db.base import utcnow
-    from estuary_checkout.db.session import session_scope
     from estuary_checkout.workflows.models import OutboxMessage
 
     async for session in session_scope(app_state.session_factory):

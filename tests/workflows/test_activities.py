@@ -11,7 +11,15 @@ from temporalio.testing import ActivityEnvironment
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
 
-from .conftest import RecordingSender, create_booking, create_practitioner, load_booking, notification_keys
+from .conftest import (
+    RecordingSender,
+    cancel_in_db,
+    create_booking,
+    create_practitioner,
+    load_booking,
+    notification_keys,
+    reschedule_in_db,
+)
 
 
 def _future(days: int) -> datetime:
@@ -175,3 +183,24 @@ async def test_reschedule_refusals(app_state: AppState, activities: BookingActiv
         == "not_allowed"
     )
     assert (await load_booking(app_state, refs.booking_id)).start_at == other.end_at
+
+
+async def test_read_booking_reports_the_database_as_it_is(
+    app_state: AppState, activities: BookingActivities, run
+) -> None:
+    refs = await create_booking(app_state, start_at=_future(41))
+    snapshot = await run(activities.read_booking, refs.booking_id)
+    assert (snapshot.status, snapshot.reschedule_count) == ("confirmed", 0)
+    assert datetime.fromisoformat(snapshot.start_at) == refs.start_at
+    assert datetime.fromisoformat(snapshot.end_at) == refs.end_at
+
+    moved = _future(42)
+    await reschedule_in_db(app_state, refs.booking_id, moved, signal=False)
+    snapshot = await run(activities.read_booking, refs.booking_id)
+    assert (datetime.fromisoformat(snapshot.start_at), snapshot.reschedule_count) == (moved, 1)
+    await cancel_in_db(app_state, refs.booking_id)
+    assert (await run(activities.read_booking, refs.booking_id)).status == "canceled"
+
+    with pytest.raises(ApplicationError) as missing:
+        await run(activities.read_booking, 2**31 - 7)
+    assert (missing.value.type, missing.value.non_retryable) == ("BookingNotFound", True)

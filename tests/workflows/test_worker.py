@@ -1,4 +1,4 @@
-"""run_worker end to end: relays the outbox, runs the workflows, stops when asked."""
+"""run_worker end to end: relays the outbox, runs the workflows, sends enqueued notices, stops when asked."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from temporalio.testing import WorkflowEnvironment
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import session_scope
 from estuary_checkout.state import AppState
-from estuary_checkout.workflows.models import OutboxMessage
+from estuary_checkout.workflows import notifications
+from estuary_checkout.workflows.models import Notification, OutboxMessage
 from estuary_checkout.workflows.outbox import enqueue_booking_lifecycle
 from estuary_checkout.workflows.worker import run_worker
 
-from .conftest import create_booking, eventually, notification_keys, query_status
+from .conftest import RecordingSender, create_booking, eventually, notification_keys, query_status, terminate
 
 
 async def test_worker_relays_runs_and_stops(
@@ -26,12 +27,17 @@ async def test_worker_relays_runs_and_stops(
     worker_settings = settings.model_copy(update={"temporal_address": target})
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=5))
+    refund_key = f"test:refund:{refs.booking_id}:succeeded"
     async for session in session_scope(app_state.session_factory):
         await enqueue_booking_lifecycle(session, refs.lifecycle_input())
+        await notifications.enqueue(
+            session, dedupe_key=refund_key, user_id=refs.user_id, kind="refund_succeeded", payload={}
+        )
 
+    sender = RecordingSender()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_worker(worker_settings, stop=stop, relay_interval=0.1, reconcile_interval=0.2)
+        run_worker(worker_settings, stop=stop, relay_interval=0.1, reconcile_interval=0.2, sender=sender)
     )
     try:
 
@@ -50,7 +56,19 @@ async def test_worker_relays_runs_and_stops(
         assert f"booking:{refs.booking_id}:confirmation" in await notification_keys(
             app_state, refs.booking_id
         )
-        await handle.terminate("test done")
+
+        async def refund_notice_sent() -> bool:
+            async with app_state.session_factory() as session:
+                row = (
+                    await session.execute(select(Notification).where(Notification.dedupe_key == refund_key))
+                ).scalar_one()
+            return row.sent_at is not None
+
+        await eventually(refund_notice_sent, bool)
+        # One sender for both paths: the lifecycle's activity and the notification relay.
+        assert sender.count(refund_key) == 1
+        assert sender.count(f"booking:{refs.booking_id}:confirmation") == 1
+        await terminate(handle)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)

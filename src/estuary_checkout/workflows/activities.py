@@ -28,6 +28,7 @@ from estuary_checkout.workflows.notifications import (
     booking_dedupe_key,
     claim_unsent,
 )
+from estuary_checkout.workflows.types import BookingSnapshot
 
 log = structlog.get_logger(__name__)
 
@@ -49,8 +50,11 @@ class BookingActivities:
     def all(self) -> list[Any]:
         return [
             self.send_notification,
+            self.read_booking,
             self.mark_booking_completed,
             self.cancel_booking,
+            # no longer called by new runs (the API moves bookings); kept for runs recorded before
+            # FOLLOW_DATABASE_PATCH, which replay and may still call it
             self.reschedule_booking,
             self.expire_order,
         ]
@@ -88,6 +92,18 @@ class BookingActivities:
             await self.sender.send(row)
             row.sent_at = utcnow()
             return "sent"
+
+    @activity.defn(name="read_booking")
+    async def read_booking(self, booking_id: int) -> BookingSnapshot:
+        """The booking as the database holds it now: what the lifecycle workflow follows."""
+        async with transaction(self.session_factory) as session:
+            booking = await _booking(session, booking_id)
+            return BookingSnapshot(
+                status=booking.status,
+                start_at=booking.start_at.isoformat(),
+                end_at=booking.end_at.isoformat(),
+                reschedule_count=booking.reschedule_count,
+            )
 
     @activity.defn(name="mark_booking_completed")
     async def mark_booking_completed(self, booking_id: int) -> str:

@@ -1,15 +1,28 @@
-"""Notifications: a row per message (the record and the dedupe point) and a pluggable sender."""
+"""Notifications: a row per message (the record and the dedupe point) and a pluggable sender.
+
+Two writers, one table:
+* the booking lifecycle's `send_notification` activity claims, sends and marks its notice in
+  one transaction (`claim_unsent`), so its rows are never seen committed and unsent;
+* services write notices in their own transaction with `enqueue` (sent_at NULL), and the
+  worker's `NotificationRelay` sends them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import upsert_insert
+from estuary_checkout.db.session import session_scope, upsert_insert
 from estuary_checkout.workflows.models import Notification
 
 log = structlog.get_logger(__name__)
@@ -111,3 +124,115 @@ async def claim_unsent(
         )
     ).scalar_one()
     return None if row.sent_at is not None else row
+
+
+transaction = asynccontextmanager(session_scope)
+
+SEND_TIMEOUT = timedelta(seconds=30)
+MAX_SEND_BACKOFF = timedelta(minutes=5)
+
+
+class NotificationRelay:
+    """Sends every unsent notice (any kind), at least once each, oldest first.
+
+    Each notice is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write lock),
+    sent and marked in its own short transaction, so:
+    * two relays never send one notice twice: the second skips a locked row, and a row
+      marked meanwhile no longer matches `sent_at IS NULL`;
+    * a lock is held for one send, never for a whole batch's, so the lifecycle activity's
+      `claim_unsent`, which waits for the row lock, waits for one send at most (it meets the
+      relay only on a key a service also enqueued, and then finds it sent: "duplicate");
+    * a crash between the send and the commit sends that notice again (at least once).
+
+    A failed send leaves the row unsent; this relay retries it after an exponential backoff
+    kept in memory (the table has no attempts column), so a notice that keeps failing does not
+    hold up the ones behind it. A restarted worker retries it at once, then backs off again.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: NotificationSender,
+        *,
+        batch: int = 100,
+        send_timeout: timedelta = SEND_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session_factory = session_factory
+        self.sender = sender
+        self.batch = batch
+        self.send_timeout = send_timeout
+        self._clock = clock
+        # notification id -> (failed attempts, clock time of the next try)
+        self._failures: dict[int, tuple[int, float]] = {}
+
+    def backing_off(self) -> dict[int, int]:
+        """Failed notices waiting for their next try: id -> failed attempts."""
+        now = self._clock()
+        return {nid: attempts for nid, (attempts, at) in self._failures.items() if at > now}
+
+    async def send_once(self, stop: asyncio.Event | None = None) -> int:
+        """Send up to `batch` unsent notices; returns how many this call sent."""
+        waiting = list(self.backing_off())
+        async with self.session_factory() as session:
+            ids = (
+                (
+                    await session.execute(
+                        select(Notification.id)
+                        .where(Notification.sent_at.is_(None), Notification.id.not_in(waiting))
+                        .order_by(Notification.id)
+                        .limit(self.batch)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        sent = 0
+        for notification_id in ids:
+            if stop is not None and stop.is_set():
+                break
+            sent += await self._send(notification_id)
+        return sent
+
+    async def _send(self, notification_id: int) -> int:
+        try:
+            async with transaction(self.session_factory) as session:
+                row = (
+                    await session.execute(
+                        select(Notification)
+                        .where(Notification.id == notification_id, Notification.sent_at.is_(None))
+                        .with_for_update(skip_locked=True)
+                        .execution_options(populate_existing=True)
+                    )
+                ).scalar_one_or_none()
+                if row is None:  # sent meanwhile, or another relay is sending it now
+                    self._failures.pop(notification_id, None)
+                    return 0
+                await asyncio.wait_for(self.sender.send(row), timeout=self.send_timeout.total_seconds())
+                row.sent_at = utcnow()
+        except Exception as exc:
+            attempts = self._failures.get(notification_id, (0, 0.0))[0] + 1
+            delay = min(timedelta(seconds=2 ** min(attempts, 16)), MAX_SEND_BACKOFF)
+            self._failures[notification_id] = (attempts, self._clock() + delay.total_seconds())
+            log.warning(
+                "notification.send_failed",
+                notification_id=notification_id,
+                attempts=attempts,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return 0
+        self._failures.pop(notification_id, None)
+        return 1
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Send until `stop` is set; a full batch is followed at once by the next."""
+        while not stop.is_set():
+            sent = 0
+            try:
+                sent = await self.send_once(stop)
+            except Exception:
+                log.exception("notification.relay_failed")
+            if sent >= self.batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

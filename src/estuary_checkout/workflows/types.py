@@ -16,6 +16,16 @@ class BookingLifecycleInput:
 
 
 @dataclass
+class BookingSnapshot:
+    """What the lifecycle workflow follows: the booking as the database holds it now."""
+
+    status: str
+    start_at: str  # ISO 8601, UTC
+    end_at: str  # ISO 8601, UTC
+    reschedule_count: int
+
+
+@dataclass
 class OrderExpiryInput:
     order_id: str
     expires_at: str  # ISO 8601, UTC

@@ -1,4 +1,5 @@
-"""`estuary-checkout worker`: the Temporal worker, the outbox relay and the reconciler in one process."""
+"""`estuary-checkout worker`: the Temporal worker, the outbox relay, the notification relay and the
+reconciler in one process."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
-from estuary_checkout.workflows.notifications import LogSender, NotificationSender
+from estuary_checkout.workflows.notifications import LogSender, NotificationRelay, NotificationSender
 from estuary_checkout.workflows.relay import run_relay
 from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE
 from estuary_checkout.workflows.workflows import BookingLifecycleWorkflow, OrderExpiryWorkflow
@@ -87,17 +88,22 @@ async def run_worker(
     reconcile_interval: float = 60.0,
     relay_interval: float = 1.0,
     state: AppState | None = None,
+    sender: NotificationSender | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM or until `stop` is set; in-flight activities finish first."""
     stop = stop or asyncio.Event()
+    sender = sender or LogSender()
     own_state = state is None
     state = state or AppState.build(settings)
     installed = _install_signal_handlers(stop)
     try:
         client = await state.temporal.get()
-        async with build_worker(client, state):
+        async with build_worker(client, state, sender=sender):
             tasks = [
                 asyncio.create_task(run_relay(state.session_factory, client, stop, relay_interval)),
+                asyncio.create_task(
+                    NotificationRelay(state.session_factory, sender).run(stop, relay_interval)
+                ),
                 asyncio.create_task(
                     run_reconciler(state.session_factory, state.gateway, stop, reconcile_interval)
                 ),

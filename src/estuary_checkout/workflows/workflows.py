@@ -7,6 +7,12 @@ nothing but temporalio and the input types.
 Signals only enqueue requests; the run loop handles them one at a time at its waiting points,
 so a cancel and a reschedule never run their activities concurrently with each other or with
 a notification.
+
+The database is the source of truth for a booking's status and times: the API cancels or moves
+a booking under its guards and writes the signal in the same transaction (through the outbox).
+The lifecycle therefore follows the database (`read_booking`) rather than the signal's
+arguments: a late or repeated signal cannot move a booking back, and a lost one is caught up
+with when the workflow reads the booking again before its reminder and before completing it.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from estuary_checkout.workflows.types import BookingLifecycleInput, OrderExpiryInput
+    from estuary_checkout.workflows.types import BookingLifecycleInput, BookingSnapshot, OrderExpiryInput
+
+T = TypeVar("T")
 
 REMINDER_BEFORE = timedelta(hours=24)
 FOLLOW_UP_AFTER = timedelta(days=3)
@@ -42,6 +51,12 @@ EXPIRY_RETRY = RetryPolicy(
 )
 EXPIRY_RECHECKS = 5
 EXPIRY_RECHECK_INTERVAL = timedelta(seconds=30)
+
+# Before this patch a reschedule signal moved the booking itself (activity reschedule_booking) and
+# the workflow never read the booking back. Histories recorded before it replay the old branch:
+# `workflow.patched` answers False for them wherever it is first asked, and a run keeps that
+# answer to its end (the SDK memoizes it), so one run never mixes the two behaviours.
+FOLLOW_DATABASE_PATCH = "booking-lifecycle-follows-database"
 
 
 @dataclass
@@ -86,6 +101,9 @@ class BookingLifecycleWorkflow:
         self._end = datetime.min
         self._canceled = False
         self._completed = False
+        # Bumped whenever the times change: the waits and the reminder compare against it. The
+        # status's `reschedules` is the database's reschedule_count and moves with notices only.
+        self._moves = 0
 
     @workflow.run
     async def run(self, data: BookingLifecycleInput) -> BookingLifecycleStatus:
@@ -100,18 +118,31 @@ class BookingLifecycleWorkflow:
         # its reminder gets a fresh reminder for the new time.
         reminded_for = -1
         while True:
-            if reminded_for != self._status.reschedules:
+            if reminded_for != self._moves:
                 self._status.phase = "awaiting_reminder"
                 outcome = await self._wait_until(lambda: self._start - REMINDER_BEFORE)
                 if outcome is _Wait.CANCELED:
                     return self._status
                 if outcome is _Wait.MOVED:
                     continue
+                # The reminder names a time: check it against the database first, in case a
+                # move's or a cancel's signal is late or was lost.
+                outcome = await self._recheck()
+                if outcome is _Wait.CANCELED:
+                    return self._status
+                if outcome is _Wait.MOVED:
+                    continue
                 if workflow.now() < self._start:
                     await self._notify("reminder", self._status.notifications_sent.count("reminder"))
-                reminded_for = self._status.reschedules
+                reminded_for = self._moves
             self._status.phase = "awaiting_end"
             outcome = await self._wait_until(lambda: self._end)
+            if outcome is _Wait.CANCELED:
+                return self._status
+            if outcome is _Wait.MOVED:
+                continue
+            # Completing is final: never complete a session the database has moved later.
+            outcome = await self._recheck()
             if outcome is _Wait.CANCELED:
                 return self._status
             if outcome is _Wait.REACHED:
@@ -120,6 +151,11 @@ class BookingLifecycleWorkflow:
         result = await self._activity("mark_booking_completed", self._booking_id)
         if result == "canceled":
             # Canceled outside this workflow (e.g. a refund): no follow-up for a session that did not happen.
+            if self._follows_database():
+                # The cancel's own signal may only arrive once this run has closed (and is then
+                # dropped by the relay), so the notice is sent here; its dedupe key keeps it single.
+                await self._end_canceled()
+                return self._status
             self._canceled = True
             self._status.phase = "canceled"
             return self._status
@@ -146,12 +182,12 @@ class BookingLifecycleWorkflow:
 
     async def _wait_until(self, deadline: Callable[[], datetime]) -> _Wait:
         """Sleep until `deadline()` while handling signals; stops early on cancel or a move."""
-        moves = self._status.reschedules
+        moves = self._moves
         while True:
             await self._handle_requests()
             if self._canceled:
                 return _Wait.CANCELED
-            if self._status.reschedules != moves:
+            if self._moves != moves:
                 return _Wait.MOVED
             remaining = deadline() - workflow.now()
             if remaining <= timedelta(0):
@@ -163,7 +199,7 @@ class BookingLifecycleWorkflow:
                 await self._handle_requests()
                 if self._canceled:
                     return _Wait.CANCELED
-                return _Wait.MOVED if self._status.reschedules != moves else _Wait.REACHED
+                return _Wait.MOVED if self._moves != moves else _Wait.REACHED
 
     async def _handle_requests(self) -> None:
         while self._requests and not self._canceled:
@@ -191,6 +227,12 @@ class BookingLifecycleWorkflow:
         if self._completed:
             self._status.last_error = "reschedule refused: booking already completed"
             return
+        if self._follows_database():
+            # The API has moved the booking already; the arguments are the times of that one
+            # move, and the database may have moved it again since. Follow the database.
+            await self._follow_booking()
+            return
+        # Histories from before FOLLOW_DATABASE_PATCH: the signal moved the booking itself.
         try:
             start, end = _parse(new_start), _parse(new_end)
         except ValueError:
@@ -207,8 +249,52 @@ class BookingLifecycleWorkflow:
         self._start, self._end = start, end
         self._status.start_at, self._status.end_at = new_start, new_end
         self._status.reschedules += 1
+        self._moves += 1
         self._status.last_error = None
         await self._notify("rescheduled", self._status.reschedules - 1)
+
+    def _follows_database(self) -> bool:
+        return workflow.patched(FOLLOW_DATABASE_PATCH)
+
+    async def _recheck(self) -> _Wait:
+        """Before acting on a deadline: follow the database and say whether the booking was
+        canceled or moved meanwhile (REACHED: the deadline stands)."""
+        if not self._follows_database():
+            return _Wait.REACHED
+        moves = self._moves
+        await self._follow_booking()
+        if self._canceled:
+            return _Wait.CANCELED
+        return _Wait.MOVED if self._moves != moves else _Wait.REACHED
+
+    async def _follow_booking(self) -> None:
+        """Take the booking's status and times from the database.
+
+        Canceled: the run ends with the "canceled" notice only. Other times than the workflow
+        holds: the timers move to them. A higher reschedule_count than last seen: one
+        "rescheduled" notice keyed by that count, so each move is announced at most once, and
+        moves made faster than the workflow saw them share one notice with the latest times.
+        A booking that cannot be read keeps the times the workflow has (recorded in last_error).
+        """
+        booking = await self._call("read_booking", self._booking_id, result_type=BookingSnapshot)
+        if booking is None:
+            return
+        if booking.status == "canceled":
+            await self._end_canceled()
+            return
+        start, end = _parse(booking.start_at), _parse(booking.end_at)
+        if (start, end) != (self._start, self._end):
+            self._start, self._end = start, end
+            self._status.start_at, self._status.end_at = booking.start_at, booking.end_at
+            self._moves += 1
+        if booking.reschedule_count > self._status.reschedules:
+            self._status.reschedules = booking.reschedule_count
+            await self._notify("rescheduled", booking.reschedule_count - 1)
+
+    async def _end_canceled(self) -> None:
+        self._canceled = True
+        self._status.phase = "canceled"
+        await self._notify("canceled")
 
     async def _notify(self, kind: str, occurrence: int = 0) -> None:
         result = await self._activity("send_notification", self._booking_id, kind, occurrence)
@@ -216,15 +302,19 @@ class BookingLifecycleWorkflow:
             self._status.notifications_sent.append(kind)
 
     async def _activity(self, name: str, *args: object) -> str | None:
+        return await self._call(name, *args, result_type=str)
+
+    async def _call(self, name: str, *args: object, result_type: type[T]) -> T | None:
         """Run an activity; a final failure is recorded in the status instead of failing the lifecycle."""
         try:
-            return await workflow.execute_activity(
+            result: Any = await workflow.execute_activity(
                 name,
                 args=list(args),
-                result_type=str,
+                result_type=result_type,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
+            return result  # type: ignore[no-any-return]
         except ActivityError as exc:
             cause = exc.cause or exc
             self._status.last_error = f"{name} failed: {cause}"
