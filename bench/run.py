@@ -276,6 +276,15 @@ def write_raw(ctx: dict[str, Any], path: Path) -> None:
     )
 
 
+def _shown(path: str) -> str:
+    """A path as the log shows it: relative to the project when it lies inside it (no machine's
+    absolute paths in logs that end up in the README)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,7 +317,7 @@ def main() -> int:
         ctx["raw_path"] = "var/bench-results.json"
         write_report(ctx, Path(args.report))
         write_chart(ctx, Path(args.chart))
-        log(f"wrote {args.report} and {args.chart}")
+        log(f"wrote {_shown(args.report)} and {_shown(args.chart)}")
         ok = True
     finally:
         stack.stop()
