@@ -282,3 +282,17 @@ async def _only_this_tests_outbox_rows(app_state: AppState) -> None:
         await session.execute(
             update(OutboxMessage).where(OutboxMessage.dispatched_at.is_(None)).values(dispatched_at=utcnow())
         )
+
+
+async def start_lifecycle(client: Client, refs: BookingRefs):  # type: ignore[no-untyped-def]
+    """Start the booking's lifecycle workflow directly (the relay's job in production)."""
+    return await client.start_workflow(
+        BookingLifecycleWorkflow.run,
+        refs.lifecycle_input(),
+        id=refs.workflow_id,
+        task_queue=BOOKINGS_TASK_QUEUE,
+    )
+
+
+def phase_is(phase: str):  # type: ignore[no-untyped-def]
+    return lambda status: status.phase == phase

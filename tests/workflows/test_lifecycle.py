@@ -11,7 +11,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from estuary_checkout.state import AppState
-from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE
 from estuary_checkout.workflows.workflows import FOLLOW_DATABASE_PATCH, BookingLifecycleWorkflow
 
 from .conftest import (
@@ -21,26 +20,15 @@ from .conftest import (
     eventually,
     load_booking,
     notification_keys,
+    phase_is,
     query_status,
     reschedule_in_db,
     settled,
+    start_lifecycle,
     terminate,
 )
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-async def _start(client: Client, refs):  # type: ignore[no-untyped-def]
-    return await client.start_workflow(
-        BookingLifecycleWorkflow.run,
-        refs.lifecycle_input(),
-        id=refs.workflow_id,
-        task_queue=BOOKINGS_TASK_QUEUE,
-    )
-
-
-def _phase(phase: str):  # type: ignore[no-untyped-def]
-    return lambda status: status.phase == phase
 
 
 def _at(value: str) -> datetime:
@@ -53,9 +41,9 @@ async def test_full_timeline_confirmation_reminder_completion_follow_up(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
+    handle = await start_lifecycle(temporal_client, refs)
 
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
     assert status.notifications_sent == ["confirmation"]
     rows = await notification_keys(app_state, refs.booking_id)
     assert set(rows) == {f"{key}:confirmation"}
@@ -69,14 +57,14 @@ async def test_full_timeline_confirmation_reminder_completion_follow_up(
 
     # Past 24 h before start: the reminder goes out, the booking is still just confirmed.
     await temporal_env.sleep(timedelta(hours=2))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "reminder"]
     assert f"{key}:reminder" in await notification_keys(app_state, refs.booking_id)
     assert (await load_booking(app_state, refs.booking_id)).status == "confirmed"
 
     # Past the end: completed, follow-up not yet.
     await temporal_env.sleep(timedelta(days=1))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_follow_up"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_follow_up"))
     booking = await load_booking(app_state, refs.booking_id)
     assert booking.status == "completed"
     assert booking.completed_at is not None
@@ -100,9 +88,9 @@ async def test_start_inside_reminder_window_sends_reminder_at_once(
 ) -> None:
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(hours=3))
-    handle = await _start(temporal_client, refs)
+    handle = await start_lifecycle(temporal_client, refs)
     # No time is skipped: the reminder must not wait for a timer.
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "reminder"]
     assert f"booking:{refs.booking_id}:reminder" in await notification_keys(app_state, refs.booking_id)
     await terminate(handle)
@@ -113,8 +101,8 @@ async def test_start_after_session_began_skips_reminder(
 ) -> None:
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now - timedelta(minutes=30))
-    handle = await _start(temporal_client, refs)
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    handle = await start_lifecycle(temporal_client, refs)
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation"]
     result = await handle.result()
     assert result.phase == "done"
@@ -128,8 +116,8 @@ async def test_cancel_signal_cancels_booking_and_notifies(
 ) -> None:
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     await handle.signal(BookingLifecycleWorkflow.cancel, "client asked")
     result = await handle.result()
@@ -154,9 +142,9 @@ async def test_cancel_after_completion_is_refused(
     refs = await create_booking(
         app_state, start_at=now - timedelta(minutes=50), end_at=now + timedelta(minutes=10)
     )
-    handle = await _start(temporal_client, refs)
+    handle = await start_lifecycle(temporal_client, refs)
     await temporal_env.sleep(timedelta(minutes=20))
-    await eventually(lambda: query_status(handle), _phase("awaiting_follow_up"))
+    await eventually(lambda: query_status(handle), phase_is("awaiting_follow_up"))
 
     await handle.signal(BookingLifecycleWorkflow.cancel, "too late")
     status = await eventually(lambda: query_status(handle), lambda s: s.last_error is not None)
@@ -174,8 +162,8 @@ async def test_reschedule_signal_follows_the_database_not_its_arguments(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     b_start, c_start = now + timedelta(days=6), now + timedelta(days=10)
     await reschedule_in_db(app_state, refs.booking_id, b_start, signal=False)
@@ -208,7 +196,7 @@ async def test_reschedule_signal_follows_the_database_not_its_arguments(
     assert status.phase == "awaiting_reminder"
     assert f"{key}:reminder" not in await notification_keys(app_state, refs.booking_id)
     await temporal_env.sleep(timedelta(hours=2))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "rescheduled", "reminder"]
     assert sender.count(f"{key}:rescheduled:1") == 1
     await terminate(handle)
@@ -220,8 +208,8 @@ async def test_reschedule_signal_never_moves_the_booking(
     """A signal whose times the database does not hold (stale, or sent by hand) changes nothing."""
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     elsewhere = now + timedelta(days=5)
     await handle.signal(
@@ -237,7 +225,7 @@ async def test_reschedule_signal_never_moves_the_booking(
 
     # The reminder stays where the database has the booking.
     await temporal_env.sleep(timedelta(days=2, hours=1))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "reminder"]
     await terminate(handle)
 
@@ -249,8 +237,8 @@ async def test_move_without_signal_is_caught_before_the_reminder(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
     new_start = now + timedelta(days=8)
     await reschedule_in_db(app_state, refs.booking_id, new_start, signal=False)
 
@@ -263,7 +251,7 @@ async def test_move_without_signal_is_caught_before_the_reminder(
     assert f"{key}:reminder" not in await notification_keys(app_state, refs.booking_id)
 
     await temporal_env.sleep(timedelta(days=5))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "rescheduled", "reminder"]
     await terminate(handle)
 
@@ -273,8 +261,8 @@ async def test_cancel_without_signal_is_caught_before_the_reminder(
 ) -> None:
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
     await cancel_in_db(app_state, refs.booking_id)
 
     result = await handle.result()
@@ -294,13 +282,13 @@ async def test_move_after_the_reminder_is_not_completed_at_the_old_end(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(hours=5))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     new_start = now + timedelta(days=4)
     await reschedule_in_db(app_state, refs.booking_id, new_start, signal=False)
 
     await temporal_env.sleep(timedelta(hours=7))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
     assert status.notifications_sent == ["confirmation", "reminder", "rescheduled"]
     assert (await load_booking(app_state, refs.booking_id)).status == "confirmed"
 
@@ -328,8 +316,8 @@ async def test_replay_of_recorded_history_is_deterministic(
 ) -> None:
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=2))
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
     new_start = now + timedelta(days=3)
     await reschedule_in_db(app_state, refs.booking_id, new_start, signal=False)
     await handle.signal(

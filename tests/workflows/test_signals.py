@@ -12,8 +12,6 @@ from temporalio.testing import WorkflowEnvironment
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.models import OutboxMessage
 from estuary_checkout.workflows.relay import relay_once
-from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE
-from estuary_checkout.workflows.workflows import BookingLifecycleWorkflow
 
 from .conftest import (
     BookingRefs,
@@ -23,23 +21,12 @@ from .conftest import (
     eventually,
     load_booking,
     notification_keys,
+    phase_is,
     query_status,
     reschedule_in_db,
+    start_lifecycle,
     terminate,
 )
-
-
-async def _start(client: Client, refs: BookingRefs):  # type: ignore[no-untyped-def]
-    return await client.start_workflow(
-        BookingLifecycleWorkflow.run,
-        refs.lifecycle_input(),
-        id=refs.workflow_id,
-        task_queue=BOOKINGS_TASK_QUEUE,
-    )
-
-
-def _phase(phase: str):  # type: ignore[no-untyped-def]
-    return lambda status: status.phase == phase
 
 
 async def _signal_rows(app_state: AppState, refs: BookingRefs) -> list[OutboxMessage]:
@@ -65,8 +52,8 @@ async def test_cancel_through_the_relay_ends_the_lifecycle_with_one_notice(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     await cancel_in_db(app_state, refs.booking_id, "cannot make it")
     (row,) = await _relay_all(app_state, temporal_client, refs)
@@ -99,8 +86,8 @@ async def test_reschedule_through_the_relay_moves_the_reminder(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     new_start = now + timedelta(days=10)
     assert await reschedule_in_db(app_state, refs.booking_id, new_start) == 1
@@ -121,7 +108,7 @@ async def test_reschedule_through_the_relay_moves_the_reminder(
     assert f"{key}:reminder" not in await notification_keys(app_state, refs.booking_id)
     # … and then it goes out.
     await temporal_env.sleep(timedelta(hours=2))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "rescheduled", "reminder"]
     assert sender.count(f"{key}:rescheduled") == 1
     assert sender.count(f"{key}:reminder") == 1
@@ -134,8 +121,8 @@ async def test_two_quick_reschedules_end_on_the_last_times(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=3))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     b_start, c_start = now + timedelta(days=5), now + timedelta(days=4)
     await reschedule_in_db(app_state, refs.booking_id, b_start)
@@ -166,14 +153,14 @@ async def test_reschedule_after_the_reminder_reminds_again_for_the_new_time(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(hours=5))
     key = f"booking:{refs.booking_id}"
-    handle = await _start(temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    handle = await start_lifecycle(temporal_client, refs)
+    await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert f"{key}:reminder" in await notification_keys(app_state, refs.booking_id)
 
     new_start = now + timedelta(days=4)
     await reschedule_in_db(app_state, refs.booking_id, new_start)
     await _relay_all(app_state, temporal_client, refs)
-    await eventually(lambda: query_status(handle), _phase("awaiting_reminder"))
+    await eventually(lambda: query_status(handle), phase_is("awaiting_reminder"))
 
     # The old end passes; nothing is completed, no second reminder yet.
     await temporal_env.sleep(timedelta(hours=7))
@@ -181,7 +168,7 @@ async def test_reschedule_after_the_reminder_reminds_again_for_the_new_time(
     assert f"{key}:reminder:1" not in await notification_keys(app_state, refs.booking_id)
     # 24 h before the new start: the new reminder.
     await temporal_env.sleep(timedelta(days=3))
-    status = await eventually(lambda: query_status(handle), _phase("awaiting_end"))
+    status = await eventually(lambda: query_status(handle), phase_is("awaiting_end"))
     assert status.notifications_sent == ["confirmation", "reminder", "rescheduled", "reminder"]
     for k in (f"{key}:reminder", f"{key}:reminder:1", f"{key}:rescheduled"):
         assert sender.count(k) == 1
