@@ -5,24 +5,14 @@ a database of its own (the demo catalog loaded): no 5xx, every response as the s
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from tests.security.fuzz import MAX_EXAMPLES, fuzz
 from tests.webhooks.test_live_delivery import ServedApp
 
 from estuary_checkout.auth.service import create_token
 from estuary_checkout.db.session import make_engine, make_session_factory, session_scope
 from estuary_checkout.seed import seed_demo
-
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 
 
 async def _seed(url: str) -> None:
@@ -45,35 +35,6 @@ def served(settings, scratch_db):  # type: ignore[no-untyped-def]
 def test_admin_routes_never_500_and_match_their_schema(served):  # type: ignore[no-untyped-def]
     app, own = served
     token = create_token(own, sub="schemathesis-admin", roles=["admin"], ttl_seconds=3600)
-    schema = schemathesis.openapi.from_url(f"{app.url}/stripe/fastapi/stripe/openapi.json")
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_schema_conformance,
-    ]
-    tested = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if "/admin/" not in operation.path:
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def run(case):  # type: ignore[no-untyped-def]
-            case.call_and_validate(
-                base_url=f"{app.url}/stripe/fastapi",
-                headers={"Authorization": f"Bearer {token}"},
-                checks=checks,
-            )
-
-        run()
-        tested.append(operation.label)
+    tested = fuzz(app.url, token, include=lambda op: "/admin/" in op.path)
     print(f"\nschemathesis (admin): {len(tested)} operations x up to {MAX_EXAMPLES} examples")
     assert len(tested) >= 17
