@@ -92,6 +92,26 @@ class Settings(BaseSettings):
         default=60, ge=1, description="create/confirm/coupon attempts per user"
     )
 
+    # outbound events (SPEC 12.1)
+    webhook_allow_private_urls: bool | None = Field(
+        default=None,
+        description="allow endpoints on loopback/private/link-local addresses "
+        "(default: yes in dev/test, no in production)",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per delivery attempt, all in")
+    webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1)
+    webhook_max_in_flight: int = Field(default=32, ge=1, description="deliveries in flight per worker")
+    webhook_retry_seconds: list[int] = Field(
+        default=[30, 300, 1800, 7200, 18000, 36000, 50400, 86400, 86400],
+        description="wait before each retry; when they run out the delivery is failed",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72, gt=0, description="an endpoint failing this long (no 2xx) is disabled"
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24, ge=0, description="the previous secret keeps signing this long after a rotation"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 64 * 1024
@@ -119,6 +139,11 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def webhook_private_urls_allowed(self) -> bool:
+        if self.webhook_allow_private_urls is not None:
+            return self.webhook_allow_private_urls
+        return self.env != "production"
 
     def resolved_jwt_secret(self) -> str:
         """The HS256 secret; in dev/test one is generated once into var/ when none is set."""

@@ -9,6 +9,7 @@ from estuary_checkout.catalog.admin_router import router as catalog_admin_router
 from estuary_checkout.catalog.router import router as catalog_router
 from estuary_checkout.coupons.router import router as coupons_router
 from estuary_checkout.credits.router import router as credits_router
+from estuary_checkout.events.router import router as events_router
 from estuary_checkout.orders.history_router import router as order_history_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.passes.router import router as passes_router
@@ -30,4 +31,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     order_history_router,
     bookings_router,
     passes_router,
+    events_router,
 )

@@ -57,6 +57,13 @@ ROUTES = {
             ("GET", "/admin/coupons/{code}"),
             ("PATCH", "/admin/coupons/{code}"),
             ("GET", "/admin/audit"),
+            ("POST", "/admin/webhook-endpoints"),
+            ("GET", "/admin/webhook-endpoints"),
+            ("GET", "/admin/webhook-endpoints/{endpoint_id}"),
+            ("PATCH", "/admin/webhook-endpoints/{endpoint_id}"),
+            ("DELETE", "/admin/webhook-endpoints/{endpoint_id}"),
+            ("GET", "/admin/webhook-endpoints/{endpoint_id}/deliveries"),
+            ("POST", "/admin/webhook-deliveries/{delivery_id}/retry"),
         )
     },
     ("GET", "/orders"): "caller's own orders only",

@@ -42,6 +42,7 @@ from estuary_checkout.catalog.errors import InvalidDuration, SlotUnavailable
 from estuary_checkout.catalog.models import Service
 from estuary_checkout.config import Settings
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.events import emit as events
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.passes import service as passes_service
@@ -168,6 +169,7 @@ async def cancel(
             ),
         )
     await outbox.signal_booking_canceled(session, booking.id, reason or f"canceled by {canceled_by}")
+    await events.booking_event(session, "booking.canceled", booking.id)
     return await outcome(session, booking)
 
 
@@ -268,6 +270,7 @@ async def reschedule(
     await outbox.signal_booking_rescheduled(
         session, booking.id, start.isoformat(), end.isoformat(), booking.reschedule_count
     )
+    await events.booking_event(session, "booking.rescheduled", booking.id)
     return booking
 
 

@@ -16,6 +16,7 @@ from estuary_checkout.bookings import repository
 from estuary_checkout.bookings.errors import BookingNotFound
 from estuary_checkout.bookings.models import BLOCKING_STATUSES, Booking
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.events import emit as events
 
 RescheduleOutcome = Literal["ok", "refused", "not_allowed", "invalid"]
 
@@ -36,6 +37,7 @@ async def complete(session: AsyncSession, booking_id: int, *, now: datetime | No
     A booking canceled meanwhile stays canceled, and one already completed stays as it is.
     """
     if await repository.set_completed(session, booking_id, now=now or utcnow()):
+        await events.booking_event(session, "booking.completed", booking_id)
         return "completed"
     return (await get_booking(session, booking_id)).status
 
@@ -55,6 +57,7 @@ async def cancel(
     if await repository.set_canceled(
         session, booking_id, canceled_by=canceled_by, reason=reason, now=now or utcnow()
     ):
+        await events.booking_event(session, "booking.canceled", booking_id)
         return "canceled"
     return (await get_booking(session, booking_id)).status
 
@@ -96,4 +99,7 @@ async def reschedule(
             )
     except IntegrityError:
         return "refused"
-    return "ok" if moved else "not_allowed"
+    if not moved:
+        return "not_allowed"
+    await events.booking_event(session, "booking.rescheduled", booking_id)
+    return "ok"

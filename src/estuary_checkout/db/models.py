@@ -13,6 +13,7 @@ from estuary_checkout.catalog.models import (
 from estuary_checkout.coupons.models import Coupon, CouponRedemption
 from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
 from estuary_checkout.db.base import Base
+from estuary_checkout.events.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from estuary_checkout.idempotency.models import IdempotencyRecord
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.passes.models import Pass
@@ -36,6 +37,7 @@ __all__ = [
     "Notification",
     "Order",
     "OrderLine",
+    "OutboundEvent",
     "OutboxMessage",
     "PackageChild",
     "Pass",
@@ -47,4 +49,6 @@ __all__ = [
     "StripeEvent",
     "TimeOff",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -13,14 +13,13 @@ from estuary_checkout.bookings import history_service as bookings_history
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.errors import Unprocessable
 from estuary_checkout.orders import history_repository as repository
-from estuary_checkout.orders import timeline
+from estuary_checkout.orders import timeline, views
 from estuary_checkout.orders.errors import OrderNotFound
 from estuary_checkout.orders.history_schemas import (
     AdminOrderDetail,
     AdminOrderSummary,
     CreditMovementView,
     OrderDetail,
-    OrderLineView,
     OrderStatusName,
     OrderSummary,
     OrderUser,
@@ -43,26 +42,7 @@ def summary(order: Order) -> OrderSummary:
 
 
 def _summary_fields(order: Order) -> dict[str, object]:
-    return {
-        "order_id": order.id,
-        "status": order.status,
-        "payment_status": order.payment_status,
-        "checkout_type": order.checkout_type,
-        "currency": order.currency,
-        "total_cents": order.total_cents,
-        "refunded_cents": order.refunded_cents,
-        "created_at": order.created_at,
-        "completed_at": order.completed_at,
-        "lines": [
-            OrderLineView(
-                service_id=line.service_id,
-                name=line.description,
-                quantity=line.quantity,
-                line_total_cents=line.line_total_cents,
-            )
-            for line in order.lines
-        ],
-    }
+    return views.summary_fields(order, order.lines)
 
 
 def _user(user: User) -> OrderUser:

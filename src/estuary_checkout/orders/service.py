@@ -27,6 +27,7 @@ from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection
 from estuary_checkout.errors import AppError
+from estuary_checkout.events import emit as events
 from estuary_checkout.orders import repository
 from estuary_checkout.orders.cart import Cart, build_cart
 from estuary_checkout.orders.errors import (
@@ -433,6 +434,11 @@ async def _fulfil(
                 end_at=booking.end_at.isoformat(),
             ),
         )
+    await events.order_event(session, "order.completed", order)
+    for booking in confirmed:
+        await events.booking_event(session, "booking.confirmed", booking.id)
+    if grants:
+        await events.passes_granted(session, order.id)
     log.info("order_fulfilled", order_id=str(order.id), total_cents=order.total_cents)
     return True
 
@@ -598,6 +604,8 @@ async def expire_order(
         session, order.id, from_=("pending_payment",), to="expired", payment_status=payment_status
     ):
         await _release_holds(session, order, reason="expired", now=now)
+        order.status, order.payment_status = "expired", payment_status
+        await events.order_event(session, "order.expired", order)
         log.info("order_expired", order_id=str(order.id))
         return "expired"
     fresh = await repository.get(session, order.id)

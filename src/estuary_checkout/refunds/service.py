@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.credits import service as credits_service
+from estuary_checkout.events import emit as events
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders.models import Order
 from estuary_checkout.payments.gateway import RefundInfo, StripeGateway
@@ -222,6 +223,7 @@ async def _move(
     await repository.set_status(session, fallback.id, from_=("pending",), to="succeeded")
     fallback.status = "succeeded"
     await _notify(session, order, row, "refund_failed", fallback_refund_id=fallback.id)
+    await events.refund_failed(session, order, row, fallback_refund_id=fallback.id)
 
 
 async def _notify(session: AsyncSession, order: Order, row: Refund, kind: str, **extra: object) -> None:
@@ -258,6 +260,9 @@ async def settle_order(session: AsyncSession, order: Order) -> None:
     else:
         await orders_repo.transition(session, order.id, from_=(order.status,), to=order.status, **values)
     order.refunded_cents = total
+    if total > 0:
+        # one event per refunded total the order reaches (a second partial refund is a new event)
+        await events.order_event(session, "order.refunded", order, key=f"order:{order.id}:refunded:{total}")
 
 
 async def sync_from_stripe(session: AsyncSession, gateway: StripeGateway, order_id: object) -> str | None:

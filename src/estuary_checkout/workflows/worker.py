@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from estuary_checkout.config import Settings, get_settings, tune_gc
+from estuary_checkout.events.delivery import DeliveryRelay
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
 from estuary_checkout.workflows.notifications import LogSender, NotificationRelay, NotificationSender
@@ -107,6 +108,7 @@ async def run_worker(
                 asyncio.create_task(
                     run_reconciler(state.session_factory, state.gateway, stop, reconcile_interval)
                 ),
+                asyncio.create_task(DeliveryRelay(state.session_factory, settings).run(stop, relay_interval)),
             ]
             log.info("worker.started", task_queue=BOOKINGS_TASK_QUEUE)
             try:
