@@ -165,13 +165,13 @@ def register(client, admin_headers, clean_events):  # type: ignore[no-untyped-de
     """Register an endpoint through the admin API; its secret goes to the receiver."""
 
     async def _register(target: Receiver | str, **body: Any) -> dict[str, Any]:
-        url = target.url if isinstance(target, Receiver) else target
+        url = target if isinstance(target, str) else target.url
         resp = await client.post(
             f"{API}/admin/webhook-endpoints", json={"url": url, **body}, headers=admin_headers
         )
         assert resp.status_code == 201, resp.text
         created = resp.json()
-        if isinstance(target, Receiver):
+        if not isinstance(target, str):
             target.secrets.append(created["secret"])
         return created  # type: ignore[no-any-return]
 
