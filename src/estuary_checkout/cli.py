@@ -333,5 +333,57 @@ async def _catalog_export() -> dict[str, Any] | None:
         await engine.dispose()
 
 
+events_app = typer.Typer(help="Outbound events to the host platform (SPEC 12.1).", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("listen")
+def events_listen(
+    port: Annotated[int, typer.Option(help="local port to receive on")] = 9009,
+    api: Annotated[
+        str | None, typer.Option(help="the running service (default http://CHECKOUT_HOST:CHECKOUT_PORT)")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="only this event type (repeatable; default all)")
+    ] = None,
+    show_json: Annotated[bool, typer.Option("--json", help="print each event's whole body")] = False,
+) -> None:
+    """Register a temporary endpoint on the running dev service and print each verified event."""
+    settings = get_settings()
+    if settings.env == "production":
+        console.print("[red]✗[/] events listen is for development: register a real endpoint instead")
+        raise typer.Exit(2)
+    try:
+        asyncio.run(
+            _events_listen(
+                port, api or f"http://{settings.host}:{settings.port}", event_type or [], show_json
+            )
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+async def _events_listen(port: int, api: str, types: list[str], show_json: bool) -> None:
+    import httpx
+
+    from estuary_checkout.auth.service import create_token
+    from estuary_checkout.events.listen import Listener, ListenFailed
+
+    token = create_token(get_settings(), sub="cli:events-listen", roles=["admin"], ttl_seconds=12 * 3600)
+    stop = asyncio.Event()  # never set here: Ctrl-C stops the receiver, which ends the run
+    async with httpx.AsyncClient(
+        base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as client:
+        listener = Listener(client, Console(), port=port, event_types=types, show_json=show_json)
+        try:
+            await listener.run(stop)
+        except (ListenFailed, httpx.HTTPError, OSError) as exc:
+            console.print(f"[red]✗[/] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(1) from exc
+        finally:  # Ctrl-C cancels the run: its cleanup has removed the endpoint by now
+            if listener.secret is not None and listener.endpoint_id is None:
+                console.print("[dim]endpoint removed; stopped[/]")
+
+
 if __name__ == "__main__":
     app()

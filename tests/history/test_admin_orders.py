@@ -164,19 +164,29 @@ async def test_timeline_tells_the_story_oldest_first(client, factory, new_user, 
     assert times == sorted(times)
     kinds = _kinds(timeline)
     story = "\n".join(f"{e['at']} {e['kind']}" for e in timeline)
-    assert kinds[:6] == [
+    assert kinds[:8] == [
         "order.created:",
         "payment_intent.created:",
         f"workflow.start:order-expiry-{order_id}",
         "stripe_event.received:payment_intent.succeeded",
         "order.fulfilled:",
         f"workflow.start:booking-lifecycle-{booking.id}",
+        "outbound_event:order.completed",
+        "outbound_event:booking.confirmed",
     ], story
-    # the refund, all written in one transaction: created first; its success, the credit and the
-    # notice together (a refund's status time is its row's last write, in that same transaction)
-    assert kinds[6] == "refund.created:", story
-    assert sorted(kinds[7:10]) == ["credit.refund:", "notice:", "refund.succeeded:"], story
-    assert kinds[10:] == ["booking.canceled:", f"workflow.signal:booking-lifecycle-{booking.id}"], story
+    # the refund, all written in one transaction: created first; its success, the credit, the
+    # notice and the order.refunded event together (a refund's status time is its row's last
+    # write, in that same transaction)
+    assert kinds[8] == "refund.created:", story
+    assert sorted(kinds[9:13]) == [
+        "credit.refund:",
+        "notice:",
+        "outbound_event:order.refunded",
+        "refund.succeeded:",
+    ], story
+    assert kinds[13:] == ["booking.canceled:", f"workflow.signal:booking-lifecycle-{booking.id}"], story
+    completed = next(e for e in timeline if e["details"].get("type") == "order.completed")
+    assert completed["details"]["event_id"].startswith("evt_")
     by_kind = {e["kind"]: e for e in timeline}
     assert by_kind["payment_intent.created"]["details"]["payment_intent_id"] == pi_id
     assert by_kind["stripe_event.received"]["details"]["event_id"] == event["id"]

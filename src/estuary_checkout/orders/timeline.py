@@ -3,7 +3,7 @@ that records something about it, oldest first.
 
 Each source reads one kind of record and turns its rows into entries; `build` merges them by time
 (a stable sort: entries of one instant keep the order of SOURCES, so "created" stays before what
-followed it). A new kind of record (issue 13's outbound events) is one more source in SOURCES.
+followed it). A new kind of record is one more source in SOURCES.
 
 What the rows can tell is what the timeline tells: the PaymentIntent's own creation time is not
 stored (it is made in the same request as the order, so the order's time stands for it), and a
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.credits.models import CreditLedgerEntry
+from estuary_checkout.events import repository as events_repository
 from estuary_checkout.orders import history_repository as repository
 from estuary_checkout.orders.history_schemas import TimelineEntry
 from estuary_checkout.orders.models import Order
@@ -257,9 +258,35 @@ async def _notices(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
 
 
 async def _outbound_events(session: AsyncSession, f: OrderFacts) -> list[TimelineEntry]:
-    """Events sent to the host platform (SPEC 12.1, issue 13): not built yet. When their outbox
-    exists, this lists the order's events (kind "outbound_event") with their delivery attempts."""
-    return []
+    """The events sent to the host platform about this order (SPEC 12.1), each with where its
+    deliveries stand."""
+    events = await events_repository.events_of_order(session, f.order.id)
+    deliveries = await events_repository.deliveries_of_events(session, [e.id for e in events])
+    out = []
+    for e in events:
+        mine = [d for d in deliveries if d.event_id == e.id]
+        states = ", ".join(f"{d.status}" for d in mine) or "no endpoint subscribed"
+        out.append(
+            _entry(
+                e.created_at,
+                "outbound_event",
+                f"Event {e.type} ({states})",
+                event_id=e.id,
+                type=e.type,
+                deliveries=[
+                    {
+                        "delivery_id": d.id,
+                        "endpoint_id": d.endpoint_id,
+                        "status": d.status,
+                        "attempt": d.attempt,
+                        "status_code": d.status_code,
+                        "error": d.error,
+                    }
+                    for d in mine
+                ],
+            )
+        )
+    return out
 
 
 SOURCES: tuple[Source, ...] = (
