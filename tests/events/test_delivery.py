@@ -267,3 +267,17 @@ async def test_events_are_kept_when_no_endpoint_listens(factory, relay, paid_ord
         )
     assert rows and all(e.fanned_out_at is not None for e in rows)
     assert emit.payload(rows[0])["id"] == rows[0].id
+
+
+async def test_two_workers_never_claim_the_same_delivery(receiver, register, relay, factory, paid_order):
+    """Two relays (two worker replicas) claiming at the same moment: each due delivery is leased
+    to exactly one of them."""
+    await register(receiver)
+    for _ in range(3):
+        await one_event(factory, paid_order)  # 6 events
+    a, b = relay(), relay()
+    await a.fan_out()
+    got_a, got_b = await asyncio.gather(a.claim(50), b.claim(50))
+    ids_a, ids_b = {c.delivery_id for c in got_a}, {c.delivery_id for c in got_b}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 6

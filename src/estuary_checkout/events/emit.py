@@ -175,6 +175,6 @@ def payload(event: OutboundEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "type": event.type,
-        "created_at": event.created_at.isoformat(),
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
         "data": event.data,
     }
