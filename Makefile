@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+DJANGO_PYTEST_ARGS ?=
 
 .PHONY: install run test test-sqlite test-postgres test-django-host run-django-host django-host-install lint migrate seed token bench bench-quick bench-instructions clean
 
@@ -71,7 +72,7 @@ $(DJANGO_STAMP): $(DJANGO_HOST)/pyproject.toml pyproject.toml
 django-host-install: $(DJANGO_STAMP)
 
 test-django-host: django-host-install
-	cd $(DJANGO_HOST) && .venv/bin/python -m pytest $(PYTEST_ARGS)
+	cd $(DJANGO_HOST) && .venv/bin/python -m pytest $(DJANGO_PYTEST_ARGS)
 
 # the example host on 127.0.0.1:8001 next to `make run`'s stack, sharing its database, JWT secret
 # and emulator (run from the repo root, where the service keeps var/)
