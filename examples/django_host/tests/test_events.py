@@ -1,8 +1,9 @@
 """Outbound events of the checkout (SPEC 12.1) as this host receives them: Standard Webhooks
 signatures verified with the endpoint's whsec_ secret, each webhook-id stored once.
 
-The checkout's sender is not part of this test: the events are signed here with the
-`standardwebhooks` package, the one the service signs with, in the format the spec gives."""
+Most tests sign their events here with the `standardwebhooks` package (the one the service signs
+with) to reach every refusal; the last one has the checkout's own relay deliver a real purchase's
+events to this host."""
 
 from __future__ import annotations
 
@@ -110,3 +111,63 @@ def test_malformed_deliveries_are_400_not_500(http: httpx.Client) -> None:
 
 def test_only_post_is_accepted(http: httpx.Client) -> None:
     assert http.get(URL).status_code == 405
+
+
+def test_the_checkout_delivers_a_real_purchase_to_this_host(stack, pushed_catalog) -> None:  # type: ignore[no-untyped-def]
+    """End to end: an endpoint registered at the checkout for this host, a purchase through
+    `test_stripe_checkout`, the checkout's own relay delivering — the host stores the verified
+    events of that order."""
+    import asyncio
+    import io
+
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+    from estuary_checkout.db.session import make_engine, make_session_factory
+    from estuary_checkout.events.delivery import DeliveryRelay
+
+    from tests.conftest import API, admin_headers
+
+    with httpx.Client(base_url=stack.url, headers=admin_headers(), timeout=30) as admin:
+        r = admin.post(
+            f"{API}/admin/webhook-endpoints",
+            json={"url": f"{stack.url}/checkout-events", "event_types": ["order.completed", "booking.confirmed"]},
+        )
+        assert r.status_code == 201, r.text
+        endpoint = r.json()
+        try:
+            out = io.StringIO()
+            call_command(
+                "test_stripe_checkout",
+                "--user-email",
+                f"events-{uuid.uuid4().hex[:8]}@example.com",
+                "--checkout-type",
+                "session",
+                "--service",
+                pushed_catalog.session.external_id,
+                "--base-url",
+                stack.url,
+                "--json",
+                stdout=out,
+            )
+            order_id = json.loads(out.getvalue())["created"]["order_id"]
+
+            async def deliver() -> None:
+                engine = make_engine(stack.checkout_settings.database_url)
+                try:
+                    await DeliveryRelay(make_session_factory(engine), stack.checkout_settings).drain()
+                finally:
+                    await engine.dispose()
+
+            with override_settings(CHECKOUT_EVENTS_SECRET=endpoint["secret"]):
+                asyncio.run(deliver())
+        finally:
+            admin.delete(f"{API}/admin/webhook-endpoints/{endpoint['id']}")
+
+    stored = {e.type: e for e in ReceivedEvent.objects.filter(payload__data__order_id=order_id)}
+    assert set(stored) == {"order.completed", "booking.confirmed"}
+    completed = stored["order.completed"].payload
+    assert completed["data"]["status"] == "completed" and completed["id"] == stored["order.completed"].webhook_id
+    deliveries = httpx.get(
+        f"{stack.url}{API}/admin/webhook-endpoints/{endpoint['id']}/deliveries", headers=admin_headers()
+    )
+    assert deliveries.status_code == 404  # the endpoint was removed after the test
