@@ -130,7 +130,10 @@ def test_the_checkout_delivers_a_real_purchase_to_this_host(stack, pushed_catalo
     with httpx.Client(base_url=stack.url, headers=admin_headers(), timeout=30) as admin:
         r = admin.post(
             f"{API}/admin/webhook-endpoints",
-            json={"url": f"{stack.url}/checkout-events", "event_types": ["order.completed", "booking.confirmed"]},
+            json={
+                "url": f"{stack.url}/checkout-events",
+                "event_types": ["order.completed", "booking.confirmed"],
+            },
         )
         assert r.status_code == 201, r.text
         endpoint = r.json()
@@ -166,7 +169,9 @@ def test_the_checkout_delivers_a_real_purchase_to_this_host(stack, pushed_catalo
     stored = {e.type: e for e in ReceivedEvent.objects.filter(payload__data__order_id=order_id)}
     assert set(stored) == {"order.completed", "booking.confirmed"}
     completed = stored["order.completed"].payload
-    assert completed["data"]["status"] == "completed" and completed["id"] == stored["order.completed"].webhook_id
+    assert (
+        completed["data"]["status"] == "completed" and completed["id"] == stored["order.completed"].webhook_id
+    )
     deliveries = httpx.get(
         f"{stack.url}{API}/admin/webhook-endpoints/{endpoint['id']}/deliveries", headers=admin_headers()
     )
