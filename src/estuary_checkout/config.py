@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         default=60, ge=1, description="create/confirm/coupon attempts per user"
     )
 
+    public_rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="payment-link offer reads per client address"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the service's public base URL for links it hands out (default: the request's)",
+    )
+
     # outbound events (SPEC 12.1)
     webhook_allow_private_urls: bool | None = Field(
         default=None,

@@ -10,6 +10,8 @@ from estuary_checkout.catalog.router import router as catalog_router
 from estuary_checkout.coupons.router import router as coupons_router
 from estuary_checkout.credits.router import router as credits_router
 from estuary_checkout.events.router import router as events_router
+from estuary_checkout.links.admin_router import router as links_admin_router
+from estuary_checkout.links.router import router as links_router
 from estuary_checkout.orders.history_router import router as order_history_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.passes.router import router as passes_router
@@ -32,4 +34,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     bookings_router,
     passes_router,
     events_router,
+    links_router,
+    links_admin_router,
 )

@@ -36,6 +36,8 @@ ROUTES = {
     ("POST", "/admin/bookings/{booking_id}/cancel"): "admin role (403 for others)",
     ("POST", "/admin/orders/{order_id}/refunds"): "admin role (403 for others)",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
+    ("GET", "/links/{slug}"): "public offer by unguessable slug: no per-user data (tests/links)",
+    ("POST", "/links/{slug}/checkout"): "creates the caller's own order; the link is public by design",
     # operator routes (SPEC 10.2, 10.4): tests/admin/test_roles.py checks every /admin/ route
     **{
         route: ADMIN
@@ -64,6 +66,11 @@ ROUTES = {
             ("DELETE", "/admin/webhook-endpoints/{endpoint_id}"),
             ("GET", "/admin/webhook-endpoints/{endpoint_id}/deliveries"),
             ("POST", "/admin/webhook-deliveries/{delivery_id}/retry"),
+            ("POST", "/admin/payment-links"),
+            ("GET", "/admin/payment-links"),
+            ("GET", "/admin/payment-links/{link_id}"),
+            ("PATCH", "/admin/payment-links/{link_id}"),
+            ("GET", "/admin/payment-links/{link_id}/stats"),
         )
     },
     ("GET", "/orders"): "caller's own orders only",

@@ -42,7 +42,7 @@ async def validate(
     session: AsyncSession,
     *,
     code: str,
-    user_id: int,
+    user_id: int | None,
     checkout_type: str,
     service_ids: set[int],
     subtotal_cents: int,
@@ -72,6 +72,7 @@ async def validate(
         raise CouponExhausted(details=details)
     if (
         coupon.max_per_user is not None
+        and user_id is not None  # None: a price for nobody in particular (a payment link's offer)
         and await repository.user_redemptions(session, coupon.id, user_id) >= coupon.max_per_user
     ):
         raise CouponAlreadyUsed(details=details)

@@ -15,6 +15,7 @@ from estuary_checkout.credits.models import CreditBalance, CreditLedgerEntry
 from estuary_checkout.db.base import Base
 from estuary_checkout.events.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from estuary_checkout.idempotency.models import IdempotencyRecord
+from estuary_checkout.links.models import PaymentLink, PaymentLinkUse, PaymentLinkViews
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.passes.models import Pass
 from estuary_checkout.payments.models import SavedPaymentMethod
@@ -41,6 +42,9 @@ __all__ = [
     "OutboxMessage",
     "PackageChild",
     "Pass",
+    "PaymentLink",
+    "PaymentLinkUse",
+    "PaymentLinkViews",
     "Practitioner",
     "Refund",
     "SavedPaymentMethod",

@@ -24,10 +24,12 @@ from estuary_checkout.events.schemas import (
     Customer,
     OrderEventData,
     PassEventData,
+    PaymentLinkEventData,
     RefundEventData,
 )
 from estuary_checkout.events.signing import new_id
 from estuary_checkout.events.types import EventType
+from estuary_checkout.links.models import PaymentLink
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.orders.views import summary_fields
 from estuary_checkout.passes.models import Pass
@@ -164,6 +166,32 @@ async def refund_failed(
         session,
         "refund.failed",
         key=f"refund:{row.id}:failed",
+        data=data,
+        order_id=order.id,
+        user_id=order.user_id,
+    )
+
+
+async def payment_link_completed(session: AsyncSession, link_id: int, order: Order) -> bool:
+    link = (
+        (await session.execute(select(PaymentLink.__table__).where(PaymentLink.id == link_id)))
+        .mappings()
+        .one()
+    )
+    data = PaymentLinkEventData(
+        payment_link_id=link_id,
+        slug=link["slug"],
+        order_id=order.id,
+        total_cents=order.total_cents,
+        currency=order.currency,
+        completed_count=link["completed_count"],
+        max_completed=link["max_completed"],
+        customer=await _customer(session, order.user_id),
+    )
+    return await publish(
+        session,
+        "payment_link.completed",
+        key=f"payment_link:{link_id}:order:{order.id}:completed",
         data=data,
         order_id=order.id,
         user_id=order.user_id,

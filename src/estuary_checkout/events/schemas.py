@@ -65,6 +65,19 @@ class RefundEventData(BaseModel):
     customer: Customer | None
 
 
+class PaymentLinkEventData(BaseModel):
+    """payment_link.completed: an order made through the link was paid."""
+
+    payment_link_id: int
+    slug: str
+    order_id: uuid.UUID
+    total_cents: int
+    currency: str
+    completed_count: int = Field(description="paid orders through the link so far")
+    max_completed: int | None
+    customer: Customer | None
+
+
 class EventPayload(BaseModel):
     """The body of every delivery (signed per Standard Webhooks)."""
 

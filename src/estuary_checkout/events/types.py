@@ -14,5 +14,6 @@ EventType = Literal[
     "booking.completed",
     "pass.granted",
     "refund.failed",
+    "payment_link.completed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)

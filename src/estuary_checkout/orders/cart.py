@@ -90,7 +90,7 @@ class Cart:
     coupon: Coupon | None
 
 
-def _package_children(service: Service, item: CheckoutItem, line_no: int) -> list[pricing.ChildPick]:
+def package_children(service: Service, item: CheckoutItem, line_no: int) -> list[pricing.ChildPick]:
     rules = {c.child_service_id: c for c in service.children}
     selections = item.child_selections or {}
     field_base = f"items[{line_no}].child_selections"
@@ -246,7 +246,7 @@ async def build_cart(
             unit = int(service.price_cents or 0)
             lines.append(CartLine(n, service, practitioner, item.quantity, unit, unit * item.quantity))
         else:
-            picks = _package_children(service, item, n)
+            picks = package_children(service, item, n)
             unit = pricing.package_unit_price(service.price_cents, picks)
             names = {c.child_service_id: c.child.name for c in service.children}
             lines.append(

@@ -71,6 +71,8 @@ class Order(Base):
     refund_from_card_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refund_from_credit_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupon.id"))
+    # the payment link the order was made through (SPEC 13.1), if any
+    payment_link_id: Mapped[int | None] = mapped_column(ForeignKey("payment_link.id"))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     save_payment_method: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -28,6 +28,8 @@ from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import SessionOrConnection
 from estuary_checkout.errors import AppError
 from estuary_checkout.events import emit as events
+from estuary_checkout.links import uses as link_uses
+from estuary_checkout.links.models import PaymentLink
 from estuary_checkout.orders import repository
 from estuary_checkout.orders.cart import Cart, build_cart
 from estuary_checkout.orders.errors import (
@@ -60,7 +62,7 @@ from estuary_checkout.workflows.types import BookingLifecycleInput, OrderExpiryI
 
 log = structlog.get_logger(__name__)
 
-RESERVED_METADATA = ("order_id", "user_id", "checkout_type")
+RESERVED_METADATA = ("order_id", "user_id", "checkout_type", "payment_link_id")
 EXPIRY_CANCELER = "expiry"
 ORDER_ID_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a8e-9a39-2b7f0d6c1e11")
 
@@ -215,6 +217,7 @@ async def create_checkout(
     body: CheckoutRequest,
     *,
     order_id: uuid.UUID,
+    link: PaymentLink | None = None,
 ) -> CheckoutCreated:
     """Create the order with its holds and a PaymentIntent, in one transaction.
 
@@ -231,6 +234,8 @@ async def create_checkout(
     t = cart.totals
 
     metadata = {k: v for k, v in (body.metadata or {}).items() if k not in RESERVED_METADATA}
+    if link is not None:
+        metadata["payment_link_id"] = str(link.id)
     order = Order(
         id=order_id,
         user_id=user.id,
@@ -244,6 +249,7 @@ async def create_checkout(
         total_cents=t.total_cents,
         refunded_cents=0,
         coupon_id=cart.coupon.id if cart.coupon else None,
+        payment_link_id=link.id if link is not None else None,
         save_payment_method=body.save_payment_method,
         payment_method_id=body.payment_method_id,
         payment_status="unpaid",
@@ -286,6 +292,8 @@ async def create_checkout(
         )
     if t.credits_applied_cents:
         await credits_service.hold(session, user.id, t.credits_applied_cents, order_id=order.id)
+    if link is not None:
+        await link_uses.reserve(session, link, user_id=user.id, order_id=order.id, now=now)
 
     if t.total_cents == 0:
         await _fulfil(session, order, intent=None, now=now)
@@ -439,6 +447,8 @@ async def _fulfil(
         await events.booking_event(session, "booking.confirmed", booking.id)
     if grants:
         await events.passes_granted(session, order.id)
+    if order.payment_link_id is not None and await link_uses.complete(session, order.id, now):
+        await events.payment_link_completed(session, order.payment_link_id, order)
     log.info("order_fulfilled", order_id=str(order.id), total_cents=order.total_cents)
     return True
 
@@ -456,6 +466,8 @@ async def _release_holds(session: AsyncSession, order: Order, *, reason: str, no
             session, order.user_id, order.credits_applied_cents, order_id=order.id, reason=reason
         )
     await coupons_service.release(session, order.id)
+    if order.payment_link_id is not None:
+        await link_uses.release(session, order.id, now)
 
 
 async def _revive_and_fulfil(
