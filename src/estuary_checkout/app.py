@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
@@ -14,6 +15,8 @@ from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.errors import install_error_handlers, not_found_app
 from estuary_checkout.logging import configure_logging
 from estuary_checkout.middleware import BodyLimitAndRequestId
+from estuary_checkout.pages.router import STATIC_DIR as PAGES_STATIC
+from estuary_checkout.pages.router import router as pages_router
 from estuary_checkout.paths import MOUNT_PATH
 from estuary_checkout.routers import API_ROUTERS
 from estuary_checkout.state import AppState
@@ -34,8 +37,10 @@ def create_checkout_app(state: AppState) -> FastAPI:
     # The routes themselves, not include_router: FastAPI 0.16x keeps an included router as a
     # nested branch that is matched again at each level on every request (measured: ~8 % of a
     # quote's instructions for our two levels). The routers declare their full paths.
-    for router in (health.router, *API_ROUTERS):
+    for router in (health.router, *API_ROUTERS, pages_router):
         app.router.routes.extend(router.routes)
+    # the hosted pages' script and styles (nothing from a CDN)
+    app.mount("/assets", StaticFiles(directory=PAGES_STATIC), name="assets")
     return app
 
 

@@ -24,11 +24,6 @@ LINKS = f"{API}/admin/payment-links"
 
 
 @pytest.fixture
-def admin(make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {"Authorization": f"Bearer {make_token('admin|links', roles=['admin'])}"}
-
-
-@pytest.fixture
 def make_link(client, admin, factory):  # type: ignore[no-untyped-def]
     async def _make(**body: Any) -> dict[str, Any]:
         if "service_id" not in body:

@@ -36,6 +36,8 @@ ROUTES = {
     ("POST", "/admin/bookings/{booking_id}/cancel"): "admin role (403 for others)",
     ("POST", "/admin/orders/{order_id}/refunds"): "admin role (403 for others)",
     ("POST", "/webhooks/stripe"): "no bearer token; Stripe signature",
+    ("GET", "/orders/{order_id}/payment"): "order_id of another user -> 404 ORDER_NOT_FOUND (tests/links)",
+    ("POST", "/links/{slug}/quote"): "prices for the caller only; writes nothing",
     ("GET", "/links/{slug}"): "public offer by unguessable slug: no per-user data (tests/links)",
     ("POST", "/links/{slug}/checkout"): "creates the caller's own order; the link is public by design",
     # operator routes (SPEC 10.2, 10.4): tests/admin/test_roles.py checks every /admin/ route

@@ -21,7 +21,7 @@ from estuary_checkout.links.schemas import LinkCheckout, Offer
 from estuary_checkout.orders import errors as order_errors
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.router import CART_ERRORS
-from estuary_checkout.orders.schemas import CheckoutCreated
+from estuary_checkout.orders.schemas import CheckoutCreated, PriceQuote
 from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentFailed, PaymentMethodNotFound, PaymentProviderUnavailable
 
@@ -44,6 +44,24 @@ async def get_offer(slug: str, request: Request, session: DbSession, state: Stat
     link_id, offer = await service.offer(session, state.settings, slug)
     state.link_views.add(link_id, state.session_factory)
     return offer
+
+
+@router.post(
+    "/links/{slug}/quote",
+    response_model=PriceQuote,
+    responses=error_responses(
+        LinkNotFound, LinkUnavailable, LinkRestricted, CouponCodesNotAllowed, *CART_ERRORS, RateLimited
+    ),
+)
+async def quote_from_link(
+    slug: str, body: LinkCheckout, user: CurrentUser, session: DbSession, state: State
+) -> PriceQuote:
+    """What checking out from the link would cost the caller now (their credit and passes, the
+    link's coupon or theirs), writing nothing: the hosted page's price breakdown."""
+    if body.coupon_code:
+        state.rate_limiter.enforce("coupon_attempt", user.id)
+    _link, request = await service.checkout_request(session, user, slug, body)
+    return await orders_service.quote(session, state.settings, user, request)
 
 
 @router.post(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request, Response
 
 from estuary_checkout.coupons import errors as coupon_errors
@@ -13,6 +15,7 @@ from estuary_checkout.orders import service as orders_service
 from estuary_checkout.orders.schemas import (
     CheckoutCreated,
     CheckoutRequest,
+    OrderPayment,
     OrderStatus,
     PriceQuote,
     StatusRequest,
@@ -110,6 +113,20 @@ async def calculate_price(body: CheckoutRequest, user: CurrentUser, request: Req
     # second validation of the return value would only repeat the work (response_model stays
     # for the schema; tests check the body against it)
     return Response(quote.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/orders/{order_id}/payment",
+    tags=["orders"],
+    response_model=OrderPayment,
+    responses=error_responses(e.OrderNotFound, PaymentProviderUnavailable),
+)
+async def order_payment(
+    order_id: uuid.UUID, user: CurrentUser, session: DbSession, state: State
+) -> OrderPayment:
+    """Take the payment of the caller's own open order (the hosted checkout page): its
+    PaymentIntent's client secret for Stripe.js while it can still be paid."""
+    return await orders_service.payment_of(session, state.gateway, user, order_id)
 
 
 @router.post("/checkout/status", response_model=OrderStatus, responses=error_responses(e.OrderNotFound))

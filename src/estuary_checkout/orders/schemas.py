@@ -129,6 +129,19 @@ class OrderStatus(BaseModel):
     currency: str
 
 
+class OrderPayment(BaseModel):
+    """What a payment page needs to take the payment of an order that is still open."""
+
+    order_id: uuid.UUID
+    status: str
+    total_cents: int
+    currency: str
+    expires_at: datetime | None
+    requires_payment: bool = Field(description="the order is open and waits for its card payment")
+    payment_intent_id: str | None
+    client_secret: str | None = Field(description="for Stripe.js; only while the order can be paid")
+
+
 class ConfirmRequest(Strict):
     payment_intent_id: StripeId
     payment_method_id: StripeId | None = None
