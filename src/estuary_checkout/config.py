@@ -172,6 +172,15 @@ class Settings(BaseSettings):
         """Where dev/test keep the generated HS256 secret when CHECKOUT_JWT_SECRET is not set."""
         return self.var_dir / "jwt_secret"
 
+    def jwt_key_source(self) -> str:
+        """Where the token verification key comes from, for messages: a setting's name or a path,
+        never the key itself."""
+        if self.jwt_algorithm == "RS256":
+            return "CHECKOUT_JWT_PUBLIC_KEY"
+        if self.jwt_secret:
+            return "CHECKOUT_JWT_SECRET"
+        return str(self.jwt_secret_file)
+
     def resolved_jwt_secret(self) -> str:
         """The HS256 secret; in dev/test one is generated once into var_dir when none is set."""
         if self.jwt_secret:
