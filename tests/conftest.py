@@ -49,6 +49,16 @@ async def _pg_exec(server: str, sql: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """CHECKOUT_VAR_DIR for this run (inherited by the CLI and dev-stack subprocesses): no test
+    writes a dev secret or a database into the checkout's own var/."""
+    path = tmp_path_factory.mktemp("var")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHECKOUT_VAR_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     raw = os.environ.get("CHECKOUT_TEST_DATABASE_URL", "sqlite")

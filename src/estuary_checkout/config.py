@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
 import secrets
+import sys
+import tomllib
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +19,36 @@ DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
 DEV_STRIPE_SECRET_KEY = "sk_test_emulator"
 DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator"
 DEV_WEBHOOK_SECRET = "whsec_dev_emulator_secret"
-VAR_DIR = Path("var")
+PROJECT_NAME = "estuary-checkout"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root(package_dir: Path | None = None) -> Path | None:
+    """The checkout this package is imported from (src/estuary_checkout/ under a pyproject.toml
+    naming this project, as in an editable install), or None for an installed copy."""
+    root = (package_dir or PACKAGE_DIR).parent.parent
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if project.get("name") == PROJECT_NAME else None
+
+
+def user_state_dir() -> Path:
+    """Per-user state folder when not running from a checkout: $XDG_STATE_HOME/estuary-checkout,
+    else ~/.local/state/estuary-checkout (%LOCALAPPDATA%\\estuary-checkout on Windows)."""
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        return (Path(local) if local else Path.home() / "AppData" / "Local") / PROJECT_NAME
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / PROJECT_NAME
+
+
+def default_var_dir(package_dir: Path | None = None) -> Path:
+    """`var/` of the checkout the code runs from, else the per-user state folder; never the cwd."""
+    root = project_root(package_dir)
+    return root / "var" if root is not None else user_state_dir()
 
 
 # Cyclic garbage collection thresholds for a serving process (Python's default is 700, 10, 10).
@@ -42,7 +74,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHECKOUT_", env_file=".env", extra="ignore")
 
     env: Literal["dev", "test", "production"] = "dev"
-    database_url: str = "sqlite+aiosqlite:///./var/checkout.db"
+    var_dir: Path = Field(
+        default_factory=default_var_dir,
+        description="dev state (jwt_secret, checkout.db, temporal.db); default: var/ of the checkout "
+        "the code runs from, else ~/.local/state/estuary-checkout (see default_var_dir)",
+    )
+    database_url: str = Field(
+        default="", description="SQLAlchemy async URL; default: the SQLite file checkout.db in var_dir"
+    )
     db_pool_size: int = Field(default=20, ge=1, description="connections kept open per process (PostgreSQL)")
     db_max_overflow: int = Field(
         default=0,
@@ -126,6 +165,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        # absolute once, so child processes and every later use agree whatever their cwd
+        self.var_dir = self.var_dir.expanduser().absolute()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'checkout.db'}"
+        return self
+
+    @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.env != "production":
             return self
@@ -153,13 +200,27 @@ class Settings(BaseSettings):
             return self.webhook_allow_private_urls
         return self.env != "production"
 
+    @property
+    def jwt_secret_file(self) -> Path:
+        """Where dev/test keep the generated HS256 secret when CHECKOUT_JWT_SECRET is not set."""
+        return self.var_dir / "jwt_secret"
+
+    def jwt_key_source(self) -> str:
+        """Where the token verification key comes from, for messages: a setting's name or a path,
+        never the key itself."""
+        if self.jwt_algorithm == "RS256":
+            return "CHECKOUT_JWT_PUBLIC_KEY"
+        if self.jwt_secret:
+            return "CHECKOUT_JWT_SECRET"
+        return str(self.jwt_secret_file)
+
     def resolved_jwt_secret(self) -> str:
-        """The HS256 secret; in dev/test one is generated once into var/ when none is set."""
+        """The HS256 secret; in dev/test one is generated once into var_dir when none is set."""
         if self.jwt_secret:
             return self.jwt_secret
         if self.env == "production":
             raise RuntimeError("CHECKOUT_JWT_SECRET is not set")
-        path = VAR_DIR / "jwt_secret"
+        path = self.jwt_secret_file
         if path.exists():
             return path.read_text().strip()
         path.parent.mkdir(parents=True, exist_ok=True)

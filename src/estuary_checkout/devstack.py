@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from estuary_checkout.config import VAR_DIR, get_settings
+from estuary_checkout.config import get_settings
 
 console = Console(highlight=False)
 COLORS = {"temporal": "magenta", "stripe": "cyan", "worker": "yellow", "api": "green"}
@@ -67,7 +67,7 @@ def _exe(name: str) -> str:
 
 def run_dev_stack(*, start_temporal: bool = True) -> int:
     settings = get_settings()
-    VAR_DIR.mkdir(exist_ok=True)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     host = settings.host
     api_url = f"http://{host}:{settings.port}"
     webhook_url = f"{api_url}/stripe/fastapi/api/v1/stripe/webhooks/stripe"
@@ -92,7 +92,7 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
                     "--ui-port",
                     str(temporal_ui_port),
                     "--db-filename",
-                    str(VAR_DIR / "temporal.db"),
+                    str(settings.var_dir / "temporal.db"),
                     "--log-level",
                     "warn",
                 ],
@@ -156,7 +156,8 @@ def run_dev_stack(*, start_temporal: bool = True) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the children resolve the same var dir (and so the same dev secret and database) as this process
+    env = {**os.environ, "CHECKOUT_VAR_DIR": str(settings.var_dir), "PYTHONUNBUFFERED": "1"}
     exit_code = 0
     try:
         for p in procs:

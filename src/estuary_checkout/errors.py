@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
@@ -139,13 +140,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = []
-    for e in exc.errors():
-        errors.append(
-            {"field": field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-        )
+def _validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     first = errors[0] if errors else {"field": "", "message": "invalid"}
     details = {"field": first["field"], "errors": errors}
     message = (
@@ -154,13 +149,64 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(envelope(message, "VALIDATION_ERROR", details), status_code=422)
 
 
+def _error_entry(e: Any) -> dict[str, Any]:
+    if e.get("type") == "json_invalid":
+        # FastAPI's loc is ("body", <character offset>): the field is the body itself
+        loc = e.get("loc", ())
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (e.get("ctx") or {}).get("error") or e.get("msg", "")
+        return {"field": "body", "message": f"not valid JSON: {reason}{at}", "type": "json_invalid"}
+    return {"field": field_path(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _validation_response([_error_entry(e) for e in exc.errors()])
+
+
+def _undecodable_body(exc: StarletteHTTPException) -> str | None:
+    """Why FastAPI could not read a JSON body, when the 400 is that.
+
+    Text that is not JSON is a validation error (json_invalid) already; bytes that are not UTF-8/16/32
+    text, or JSON nested past the parser's recursion limit, surface as HTTPException(400) raised
+    from the decoding error. Either way the body is not JSON: the same 422 as any bad input.
+    """
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return "not valid JSON: not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "not valid JSON: nested too deeply"
+    if isinstance(cause, ValueError):
+        return f"not valid JSON: {cause}"
+    return None
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the path answers to (RFC 9110: `Allow` lists all of them): each method of a
+    path is a route of its own, and a 405 raised by one route names only its own methods."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods)) or None
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    body_problem = _undecodable_body(exc)
+    if body_problem is not None:
+        return _validation_response([{"field": "body", "message": body_problem, "type": "json_invalid"}])
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
-    return JSONResponse(
-        envelope(message, code), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
+    return JSONResponse(envelope(message, code), status_code=exc.status_code, headers=headers or None)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -489,6 +489,17 @@ async def test_unknown_and_injected_fields_are_refused(client, factory, new_user
         (lambda b: b.update(coupon_code="bad code!"), "coupon_code"),
         (lambda b: b["items"][0].update(service_id=0), "items[0].service_id"),
         (lambda b: b["items"][0].update(service_id="abc"), "items[0].service_id"),
+        # JSON types as the schema states them: no "1" or true for an integer, no "yes" or 1 for a
+        # boolean, no Unix time for a date-time (pydantic's lax mode took all of these)
+        (lambda b: b["items"][0].update(quantity=True), "items[0].quantity"),
+        (lambda b: b["items"][0].update(service_id="1"), "items[0].service_id"),
+        (lambda b: b.update(credits_to_apply="100"), "credits_to_apply"),
+        (lambda b: b.update(use_credits="yes"), "use_credits"),
+        (lambda b: b.update(save_payment_method=1), "save_payment_method"),
+        (lambda b: b["items"][0].update(start_time=1_900_000_000), "items[0].start_time"),
+        (lambda b: b["items"][0].update(start_time="1900000000"), "items[0].start_time"),
+        # metadata keys follow the pattern the schema states for every key (propertyNames)
+        (lambda b: b.update(metadata={"not a key!": "v"}), "metadata.not a key!"),
     ],
 )
 async def test_schema_caps(client, factory, new_user, mutate, field):
@@ -500,6 +511,18 @@ async def test_schema_caps(client, factory, new_user, mutate, field):
     err = assert_error(resp, 422, "VALIDATION_ERROR")
     assert err["details"]["field"] == field
     assert await order_count(factory, user.id) == 0
+
+
+async def test_whole_numbers_written_as_floats_are_integers(client, new_user):
+    """JSON Schema counts 1.0 as an integer: such a body is accepted like its int twin."""
+    user = await new_user()
+    start, end = future_slot()
+    body = session_body(start, end)
+    plain = await client.post(f"{API}/checkout/calculate-price", json=body, headers=user.headers)
+    body["items"][0].update(quantity=1.0, service_id=float(body["items"][0]["service_id"]))
+    floats = await client.post(f"{API}/checkout/calculate-price", json=body, headers=user.headers)
+    assert plain.status_code == floats.status_code == 200, floats.text
+    assert floats.json() == plain.json()
 
 
 async def test_calculate_price_writes_nothing(client, factory, new_user, stripe_emu):

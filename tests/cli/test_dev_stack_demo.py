@@ -61,6 +61,7 @@ def dev_stack(database_url, tmp_path_factory):  # type: ignore[no-untyped-def]
         "CHECKOUT_STRIPE_API_BASE": f"http://127.0.0.1:{emu}",
         "CHECKOUT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
         "CHECKOUT_JWT_SECRET": "devstack-test-secret-" + "d" * 32,
+        "CHECKOUT_VAR_DIR": str(workdir / "var"),  # temporal.db
         "CHECKOUT_LOG_LEVEL": "WARNING",
         "CHECKOUT_DB_POOL_SIZE": "2",
     }

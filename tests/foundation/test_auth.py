@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 import jwt
 import pytest
 from tests.conftest import API, TEST_JWT_SECRET
+
+from estuary_checkout.app import create_app
+from estuary_checkout.auth.service import VerifiedTokens
 
 ROUTE = f"{API}/credits/balance"
 
@@ -167,3 +174,75 @@ def test_token_cache_is_bounded():
         cache.put(f"t{n}", Claims(sub=f"s{n}", email=None, roles=()), time.time() + 60)
         assert len(cache._entries) <= 3
     assert cache.get("t9") is not None
+
+
+@pytest.fixture
+def client_with(app_state):  # type: ignore[no-untyped-def]
+    """A client of the app over the shared database, with some settings changed."""
+
+    @asynccontextmanager
+    async def _client(**update: object) -> AsyncIterator[httpx.AsyncClient]:
+        state = dataclasses.replace(
+            app_state,
+            settings=app_state.settings.model_copy(update=update),
+            known_users={},
+            verified_tokens=VerifiedTokens(),
+        )
+        transport = httpx.ASGITransport(app=create_app(state=state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+    return _client
+
+
+OTHER_SECRET = "another-secret-" + "y" * 32
+
+
+@pytest.mark.parametrize("env", ["dev", "test"])
+async def test_bad_signature_in_dev_names_the_secret_file(client_with, tmp_path, env):
+    """A token signed with another secret: in dev/test the 401 says whose secret the server
+    checked (the file's path), never the secret itself."""
+    var_dir = tmp_path / "var"
+    async with client_with(env=env, jwt_secret=None, var_dir=var_dir) as client:
+        r = await client.get(
+            ROUTE, headers={"Authorization": f"Bearer {jwt.encode(_claims(), OTHER_SECRET)}"}
+        )
+        assert r.status_code == 401
+        body = r.json()
+        assert set(body) == {"error", "details", "code"}
+        assert body["code"] == "INVALID_TOKEN"
+        path = str(var_dir / "jwt_secret")
+        assert "signature does not match this server's key" in body["error"]
+        assert path in body["error"]
+        assert "CHECKOUT_VAR_DIR" in body["error"]
+        assert body["details"]["key_source"] == path
+        server_secret = (var_dir / "jwt_secret").read_text().strip()
+        assert server_secret not in r.text
+        # and a token signed with that file's secret is accepted
+        good = jwt.encode(_claims(), server_secret, algorithm="HS256")
+        assert (await client.get(ROUTE, headers={"Authorization": f"Bearer {good}"})).status_code == 200
+
+
+async def test_bad_signature_with_a_configured_secret_names_the_setting(client):
+    r = await client.get(ROUTE, headers={"Authorization": f"Bearer {jwt.encode(_claims(), OTHER_SECRET)}"})
+    assert r.status_code == 401
+    body = r.json()
+    assert body["code"] == "INVALID_TOKEN"
+    assert "from CHECKOUT_JWT_SECRET" in body["error"]
+    assert body["details"]["key_source"] == "CHECKOUT_JWT_SECRET"
+    assert TEST_JWT_SECRET not in r.text
+
+
+async def test_bad_signature_in_production_stays_generic(client_with, tmp_path):
+    async with client_with(env="production", var_dir=tmp_path / "var") as client:
+        r = await client.get(
+            ROUTE, headers={"Authorization": f"Bearer {jwt.encode(_claims(), OTHER_SECRET)}"}
+        )
+    assert r.status_code == 401
+    assert r.json() == {
+        "error": "Invalid token",
+        "details": {"reason": "Signature verification failed"},
+        "code": "INVALID_TOKEN",
+    }
+    assert "CHECKOUT_JWT_SECRET" not in r.text
+    assert str(tmp_path) not in r.text

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from tests.conftest import API
@@ -69,6 +70,41 @@ async def test_405(client):
     assert r.status_code == 405
     assert set(r.json()) == ENVELOPE_KEYS
     assert r.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_405_allows_every_method_of_the_path(client):
+    """Each method of a path is a route of its own; the 405's Allow still lists all of them."""
+    for method in ("DELETE", "OPTIONS", "PUT"):
+        r = await client.request(method, f"{API}/admin/coupons")
+        assert r.status_code == 405
+        assert r.json()["code"] == "METHOD_NOT_ALLOWED"
+        assert r.headers["allow"] == "GET, POST"
+    r = await client.get(f"{API}/checkout/create")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"checkout_type": "bundle",', "not valid JSON: Expecting"),
+        (b"\xc3\x28 not text", "not valid JSON: not UTF-8 text"),
+        (b"[" * 20_000 + b"]" * 20_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["syntax", "not-utf8", "too-deep"],
+)
+async def test_a_body_that_is_not_json_is_422_naming_the_body(client, auth, body, message):
+    r = await client.post(
+        f"{API}/checkout/calculate-price",
+        content=body,
+        headers={"content-type": "application/json", **auth()},
+    )
+    assert r.status_code == 422, r.text
+    envelope = r.json()
+    assert envelope["code"] == "VALIDATION_ERROR"
+    assert envelope["details"]["field"] == "body"
+    assert [e["type"] for e in envelope["details"]["errors"]] == ["json_invalid"]
+    assert envelope["details"]["errors"][0]["message"].startswith(message)
 
 
 async def test_413_declared_and_streamed(client, auth):

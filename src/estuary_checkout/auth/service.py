@@ -64,6 +64,27 @@ class VerifiedTokens:
         self._entries[token] = (claims, exp)
 
 
+def _bad_signature(settings: Settings, exc: jwt.InvalidSignatureError) -> Unauthorized:
+    """In dev and test, say which key the server checked against (where it came from, never the
+    key): the usual cause is a token minted with another var dir or CHECKOUT_JWT_SECRET. In
+    production the answer stays as terse as any other invalid token."""
+    if settings.env == "production":
+        return Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": str(exc)})
+    source = settings.jwt_key_source()
+    if settings.jwt_algorithm == "RS256":
+        hint = "sign tokens with the private key that matches it"
+    else:
+        hint = (
+            "a token minted with a different CHECKOUT_VAR_DIR or CHECKOUT_JWT_SECRET is refused; "
+            "mint it with the settings this server runs with (estuary-checkout token)"
+        )
+    return Unauthorized(
+        f"Invalid token: its signature does not match this server's key, from {source}; {hint}",
+        code="INVALID_TOKEN",
+        details={"reason": str(exc), "key_source": source},
+    )
+
+
 def decode_token(settings: Settings, token: str, cache: VerifiedTokens | None = None) -> Claims:
     if cache is not None:
         hit = cache.get(token)
@@ -84,6 +105,8 @@ def decode_token(settings: Settings, token: str, cache: VerifiedTokens | None = 
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token expired", code="TOKEN_EXPIRED") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise _bad_signature(settings, exc) from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid token", code="INVALID_TOKEN", details={"reason": str(exc)}) from exc
     sub = payload.get("sub")

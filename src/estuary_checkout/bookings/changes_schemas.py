@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from estuary_checkout.fields import DateTimeText
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
@@ -38,5 +40,5 @@ class CancelResult(BaseModel):
 class RescheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_time: AwareDatetime
-    end_time: AwareDatetime
+    start_time: DateTimeText
+    end_time: DateTimeText

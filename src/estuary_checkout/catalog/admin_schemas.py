@@ -12,10 +12,30 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from estuary_checkout.catalog.schemas import ServicePublic, ServiceType
-from estuary_checkout.fields import Cents, Currency, ExternalId, NotNull, RowId, Strict, UTCTime
+from estuary_checkout.fields import (
+    Cents,
+    Currency,
+    ExternalId,
+    JsonBool,
+    JsonInteger,
+    NotNull,
+    RowId,
+    Strict,
+    UTCTime,
+)
 
 MAX_WINDOWS = 50
 MAX_TIME_OFF_DAYS = 366
@@ -32,13 +52,24 @@ def _known_timezone(value: str) -> str:
     return value
 
 
+class _ZoneNames:
+    """The JSON schema lists the names `_known_timezone` accepts (clients get a pick list)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "enum": sorted(_zones())}
+
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_timezone)]
+Timezone = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_timezone), _ZoneNames()
+]
 StartTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 EndTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
-BufferMinutes = Annotated[int, Field(ge=0, le=240)]
-StepMinutes = Annotated[int, Field(ge=5, le=240)]
+BufferMinutes = Annotated[int, Field(ge=0, le=240), JsonInteger]
+StepMinutes = Annotated[int, Field(ge=5, le=240), JsonInteger]
 
 
 def minutes(hhmm: str) -> int:
@@ -56,7 +87,7 @@ def hhmm(total: int) -> str:
 class Window(Strict):
     """A weekly window in the practitioner's time zone; `end` is exclusive and may be 24:00."""
 
-    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    weekday: Annotated[int, Field(ge=0, le=6), JsonInteger] = Field(description="0 = Monday … 6 = Sunday")
     start: StartTime
     end: EndTime
 
@@ -81,7 +112,7 @@ class PractitionerFields(Strict):
     name: Name
     timezone: Timezone
     external_id: ExternalId | None = None
-    is_active: bool = True
+    is_active: JsonBool = True
     buffer_minutes: BufferMinutes = 0
     slot_step_minutes: StepMinutes = 15
 
@@ -94,7 +125,7 @@ class PractitionerUpdate(Strict):
     name: Annotated[Name | None, NotNull] = None
     timezone: Annotated[Timezone | None, NotNull] = None
     external_id: ExternalId | None = None
-    is_active: Annotated[bool | None, NotNull] = None
+    is_active: Annotated[JsonBool | None, NotNull] = None
     buffer_minutes: Annotated[BufferMinutes | None, NotNull] = None
     slot_step_minutes: Annotated[StepMinutes | None, NotNull] = None
 
@@ -153,9 +184,11 @@ class PriceIn(Strict):
 
 
 class BundleFields(Strict):
-    sessions_included: int = Field(ge=1, le=1000)
-    bonus_sessions: int = Field(0, ge=0, le=1000)
-    validity_days: int | None = Field(None, ge=1, le=3650, description="null: passes last 365 days")
+    sessions_included: Annotated[int, Field(ge=1, le=1000), JsonInteger]
+    bonus_sessions: Annotated[int, Field(ge=0, le=1000), JsonInteger] = 0
+    validity_days: Annotated[int, Field(ge=1, le=3650), JsonInteger] | None = Field(
+        None, description="null: passes last 365 days"
+    )
 
 
 class BundleIn(BundleFields):
@@ -163,9 +196,9 @@ class BundleIn(BundleFields):
 
 
 class PackageChildFields(Strict):
-    quantity: int = Field(1, ge=1, le=10)
-    is_required: bool = True
-    discount_percentage: int = Field(0, ge=0, le=100)
+    quantity: Annotated[int, Field(ge=1, le=10), JsonInteger] = 1
+    is_required: JsonBool = True
+    discount_percentage: Annotated[int, Field(ge=0, le=100), JsonInteger] = 0
 
 
 class PackageChildIn(PackageChildFields):
@@ -186,11 +219,11 @@ class ServiceFields(Strict):
     price_cents: Cents | None = None
     currency: Currency = "usd"
     prices: list[PriceIn] = Field(default_factory=list, max_length=20)
-    duration_minutes: int | None = Field(None, ge=5, le=1440)
-    is_active: bool = True
+    duration_minutes: Annotated[int, Field(ge=5, le=1440), JsonInteger] | None = None
+    is_active: JsonBool = True
     available_from: UTCTime | None = None
     available_until: UTCTime | None = None
-    max_per_customer: int = Field(5, ge=1, le=100)
+    max_per_customer: Annotated[int, Field(ge=1, le=100), JsonInteger] = 5
     external_id: ExternalId | None = None
 
 
@@ -207,12 +240,13 @@ class ServiceUpdate(Strict):
     practitioner_id: Annotated[RowId | None, NotNull] = None
     price_cents: Cents | None = None
     currency: Annotated[Currency | None, NotNull] = None
-    prices: Annotated[list[PriceIn] | None, NotNull, Field(max_length=20)] = None
-    duration_minutes: int | None = Field(None, ge=5, le=1440)
-    is_active: Annotated[bool | None, NotNull] = None
+    # the constraints on the inner type, where the JSON schema can say them (not on the union)
+    prices: Annotated[Annotated[list[PriceIn], Field(max_length=20)] | None, NotNull] = None
+    duration_minutes: Annotated[int, Field(ge=5, le=1440), JsonInteger] | None = None
+    is_active: Annotated[JsonBool | None, NotNull] = None
     available_from: UTCTime | None = None
     available_until: UTCTime | None = None
-    max_per_customer: Annotated[int | None, NotNull, Field(ge=1, le=100)] = None
+    max_per_customer: Annotated[Annotated[int, Field(ge=1, le=100), JsonInteger] | None, NotNull] = None
     external_id: ExternalId | None = None
     bundle: BundleIn | None = None
     package: PackageIn | None = None

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from estuary_checkout.catalog import errors as e
 from estuary_checkout.catalog import service as catalog_service
 from estuary_checkout.catalog.schemas import Availability, PractitionerPublic, ServicePublic, ServiceType
 from estuary_checkout.deps import CurrentUser, DbSession, ListCursor, ListLimit, app_state
 from estuary_checkout.errors import error_responses
+from estuary_checkout.fields import DateTimeText
 from estuary_checkout.pagination import DEFAULT_LIMIT, InvalidCursor, Page
 from estuary_checkout.paths import API_PREFIX
 
@@ -72,10 +72,10 @@ async def availability(
     request: Request,
     service_id: CatalogIdQuery,
     range_start: Annotated[
-        AwareDatetime, Query(alias="from", description="timezone-aware start of the range")
+        DateTimeText, Query(alias="from", description="timezone-aware start of the range")
     ],
     range_end: Annotated[
-        AwareDatetime, Query(alias="to", description="timezone-aware end (at most 31 days on)")
+        DateTimeText, Query(alias="to", description="timezone-aware end (at most 31 days on)")
     ],
     practitioner_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="default: the service's practitioner")

@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from estuary_checkout.fields import Cents, Currency, NotNull, PositiveCents, RowId, Strict, UTCTime
+from estuary_checkout.fields import (
+    Cents,
+    Currency,
+    JsonBool,
+    JsonInteger,
+    NotNull,
+    OnlyMatchingKeys,
+    PositiveCents,
+    RowId,
+    Strict,
+    UTCTime,
+)
 
 CheckoutType = Literal["single_session", "bundle", "package"]
 # codes are case-insensitive: kept upper-case
@@ -16,11 +27,16 @@ CouponCode = Annotated[
     StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$"),
     AfterValidator(str.upper),
 ]
-AmountOff = Annotated[dict[Currency, PositiveCents], Field(min_length=1, max_length=20)]
-CheckoutTypes = Annotated[list[CheckoutType], Field(min_length=1, max_length=3)]
-ServiceIds = Annotated[list[RowId], Field(min_length=1, max_length=100)]
-MaxRedemptions = Annotated[int, Field(ge=1, le=100_000_000)]
-MaxPerUser = Annotated[int, Field(ge=1, le=1000)]
+AmountOff = Annotated[dict[Currency, PositiveCents], Field(min_length=1, max_length=20), OnlyMatchingKeys]
+# a value listed twice is refused (coupons/rules.py): the schema says so
+CheckoutTypes = Annotated[
+    list[CheckoutType], Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+]
+ServiceIds = Annotated[
+    list[RowId], Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
+]
+MaxRedemptions = Annotated[int, Field(ge=1, le=100_000_000), JsonInteger]
+MaxPerUser = Annotated[int, Field(ge=1, le=1000), JsonInteger]
 
 
 class CouponFields(Strict):
@@ -28,7 +44,7 @@ class CouponFields(Strict):
     an import file). Exactly one of `percent_off` and `amount_off` (checked with the rest in
     coupons/rules.py); null lists mean no restriction."""
 
-    percent_off: int | None = Field(None, ge=1, le=100)
+    percent_off: Annotated[int, Field(ge=1, le=100), JsonInteger] | None = None
     amount_off: AmountOff | None = Field(None, description="{currency: minor units off}")
     starts_at: UTCTime | None = None
     ends_at: UTCTime | None = None
@@ -36,16 +52,27 @@ class CouponFields(Strict):
     max_per_user: MaxPerUser | None = None
     min_subtotal_cents: Cents = 0
     allowed_checkout_types: CheckoutTypes | None = None
-    is_active: bool = True
+    is_active: JsonBool = True
 
 
 class CouponCreate(CouponFields):
+    # exactly one of the two discounts (coupons/rules.py), as the schema can say it
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["percent_off"], "properties": {"percent_off": {"type": "integer"}}},
+                {"required": ["amount_off"], "properties": {"amount_off": {"type": "object"}}},
+            ]
+        },
+    )
+
     code: CouponCode
     allowed_service_ids: ServiceIds | None = None
 
 
 class CouponUpdate(Strict):
-    percent_off: int | None = Field(None, ge=1, le=100)
+    percent_off: Annotated[int, Field(ge=1, le=100), JsonInteger] | None = None
     amount_off: AmountOff | None = None
     starts_at: UTCTime | None = None
     ends_at: UTCTime | None = None
@@ -54,7 +81,7 @@ class CouponUpdate(Strict):
     min_subtotal_cents: Annotated[Cents | None, NotNull] = None
     allowed_checkout_types: CheckoutTypes | None = None
     allowed_service_ids: ServiceIds | None = None
-    is_active: Annotated[bool | None, NotNull] = None
+    is_active: Annotated[JsonBool | None, NotNull] = None
 
 
 class CouponAdmin(BaseModel):

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from estuary_checkout.fields import JsonInteger
+
 MAX_ADJUSTMENT_CENTS = 10_000_000
 
 
@@ -18,19 +20,35 @@ class CreditBalancePublic(BaseModel):
 class CreditAdjustmentCreate(BaseModel):
     """An operator's correction of a client's store credit (SPEC 11.4)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the schema says what the validators below check: exactly one of user_id and user_email
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["user_id"], "properties": {"user_id": {"type": "integer"}}},
+                {"required": ["user_email"], "properties": {"user_email": {"type": "string"}}},
+            ]
+        },
+    )
 
-    user_id: int | None = Field(default=None, ge=1, le=9_223_372_036_854_775_807)
+    user_id: Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807), JsonInteger] | None = None
+    # \s differs between the server's regex engine (Unicode White_Space, with U+0085) and the
+    # schema's (ECMA-262, with U+FEFF): naming both makes one set for clients and server alike
     user_email: (
-        Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+        Annotated[
+            str,
+            StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s\x85\uFEFF]+@[^@\s\x85\uFEFF]+$"),
+        ]
+        | None
     ) = Field(default=None, validate_default=True, description="instead of user_id (any case)")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)] | None = Field(
         default=None, description="default: the service currency (the only one store credit is kept in)"
     )
-    amount_cents: int = Field(
-        ge=-MAX_ADJUSTMENT_CENTS,
-        le=MAX_ADJUSTMENT_CENTS,
-        description="added to the balance (> 0) or taken from it (< 0); never 0",
+    amount_cents: Annotated[int, Field(ge=-MAX_ADJUSTMENT_CENTS, le=MAX_ADJUSTMENT_CENTS), JsonInteger] = (
+        Field(
+            description="added to the balance (> 0) or taken from it (< 0); never 0",
+            json_schema_extra={"not": {"const": 0}},
+        )
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 

@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from estuary_checkout.deps import AdminUser, CurrentUser, DbSession, ListCursor, ListLimit
 from estuary_checkout.errors import Forbidden, error_responses
+from estuary_checkout.fields import DateTimeText
 from estuary_checkout.orders import history_service
 from estuary_checkout.orders.errors import OrderNotFound
 from estuary_checkout.orders.history_schemas import (
@@ -66,8 +66,8 @@ async def search_orders(
         str | None, Query(min_length=3, max_length=320, description="the client's email (any case)")
     ] = None,
     status: StatusFilter = None,
-    created_from: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    created_to: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    created_from: Annotated[DateTimeText | None, Query(description="created at or after")] = None,
+    created_to: Annotated[DateTimeText | None, Query(description="created before")] = None,
     limit: ListLimit = DEFAULT_LIMIT,
     cursor: ListCursor = None,
 ) -> Page[AdminOrderSummary]:

@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from estuary_checkout.fields import DateTimeText, JsonBool, JsonInteger, OnlyMatchingKeys
 
 CheckoutType = Literal["single_session", "bundle", "package"]
-Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Id = Annotated[int, Field(ge=1, le=2_147_483_647), JsonInteger]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
 MetaValue = Annotated[str, StringConstraints(max_length=500)]
 StripeId = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
@@ -20,20 +22,24 @@ class Strict(BaseModel):
 
 
 class ChildSelection(Strict):
-    selected: bool = True
-    quantity: int = Field(default=1, ge=1, le=10)
+    selected: JsonBool = True
+    quantity: Annotated[int, Field(ge=1, le=10), JsonInteger] = 1
 
 
 class CheckoutItem(Strict):
     service_id: Id
     practitioner_id: Id
-    quantity: int = Field(default=1, ge=1, le=100)
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
+    quantity: Annotated[int, Field(ge=1, le=100), JsonInteger] = 1
+    start_time: DateTimeText | None = None
+    end_time: DateTimeText | None = None
     child_selections: (
-        dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection] | None
+        Annotated[
+            dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection],
+            OnlyMatchingKeys,
+        ]
+        | None
     ) = Field(default=None, max_length=20)
-    use_pass: bool = Field(
+    use_pass: JsonBool = Field(
         default=True, description="redeem a pass the caller holds for this session, if any"
     )
 
@@ -41,14 +47,16 @@ class CheckoutItem(Strict):
 class CheckoutRequest(Strict):
     checkout_type: CheckoutType
     items: list[CheckoutItem] = Field(min_length=1, max_length=10)
-    save_payment_method: bool = False
-    use_credits: bool = False
-    credits_to_apply: int | None = Field(default=None, ge=0, le=100_000_000)
+    save_payment_method: JsonBool = False
+    use_credits: JsonBool = False
+    credits_to_apply: Annotated[int, Field(ge=0, le=100_000_000), JsonInteger] | None = None
     coupon_code: (
         Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] | None
     ) = None
     payment_method_id: StripeId | None = None
-    metadata: dict[MetaKey, MetaValue] | None = Field(default=None, max_length=20)
+    metadata: Annotated[dict[MetaKey, MetaValue], OnlyMatchingKeys] | None = Field(
+        default=None, max_length=20
+    )
 
 
 class ChildLine(BaseModel):
@@ -105,6 +113,17 @@ class CheckoutCreated(BaseModel):
 
 
 class StatusRequest(Strict):
+    # the schema says what the validator below checks: at least one of the keys, not null
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"type": "string"}}}
+                for key in ("order_id", "payment_intent_id", "checkout_session_id")
+            ]
+        },
+    )
+
     order_id: uuid.UUID | None = None
     payment_intent_id: StripeId | None = None
     checkout_session_id: StripeId | None = None

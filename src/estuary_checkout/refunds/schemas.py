@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from estuary_checkout.fields import JsonInteger
 from estuary_checkout.refunds.models import Refund
 
 OperatorReason = Literal["duplicate", "fraudulent", "requested_by_customer", "service_issue", "other"]
@@ -42,11 +43,11 @@ class Refundable(BaseModel):
 class AdminRefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_cents: int = Field(gt=0, le=100_000_000)
+    amount_cents: Annotated[int, Field(gt=0, le=100_000_000), JsonInteger]
     to: Literal["card", "credit"]
     reason: OperatorReason
     note: Note | None = None
-    cancel_booking_ids: list[Annotated[int, Field(ge=1, le=2**53)]] | None = Field(
+    cancel_booking_ids: list[Annotated[int, Field(ge=1, le=2**53), JsonInteger]] | None = Field(
         default=None, max_length=50
     )
 
