@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from estuary_checkout.events.types import EventType
+from estuary_checkout.fields import JsonBool, NotNull
 from estuary_checkout.orders.history_schemas import OrderSummary
 from estuary_checkout.passes.schemas import PassView
 
@@ -105,11 +106,11 @@ class EndpointCreate(BaseModel):
 class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: EndpointUrl | None = None
-    event_types: list[EventType] | None = Field(default=None, max_length=20)
+    url: Annotated[EndpointUrl | None, NotNull] = None
+    event_types: Annotated[Annotated[list[EventType], Field(max_length=20)] | None, NotNull] = None
     description: Description | None = None
-    enabled: bool | None = None
-    rotate_secret: bool = Field(
+    enabled: Annotated[JsonBool | None, NotNull] = None
+    rotate_secret: JsonBool = Field(
         default=False,
         description="a new secret (in this response only); the old one keeps signing alongside "
         "for CHECKOUT_WEBHOOK_SECRET_OVERLAP_HOURS (24 h)",

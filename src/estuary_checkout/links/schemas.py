@@ -6,9 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from estuary_checkout.fields import Currency
+from estuary_checkout.fields import (
+    Currency,
+    DateTimeText,
+    JsonBool,
+    JsonInteger,
+    NotNull,
+    OnlyMatchingKeys,
+    RowId,
+)
 from estuary_checkout.orders.schemas import ChildSelection, MetaKey, MetaValue, StripeId
 
 Message = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -17,9 +25,11 @@ Email = Annotated[
     str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", strip_whitespace=True)
 ]
 ChildSelections = Annotated[
-    dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection],
-    Field(max_length=20),
+    dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection], OnlyMatchingKeys
 ]
+Metadata = Annotated[dict[MetaKey, MetaValue], OnlyMatchingKeys]
+MaxCompleted = Annotated[int, Field(ge=1, le=1_000_000), JsonInteger]
+MaxPerCustomer = Annotated[int, Field(ge=1, le=1000), JsonInteger]
 
 
 class Strict(BaseModel):
@@ -46,35 +56,35 @@ class LinkTerms(Strict):
     """What PATCH may change (the service and practitioner of a link are fixed)."""
 
     coupon_code: CouponCode | None = Field(default=None, description="applied to every checkout")
-    allow_coupon_codes: bool = Field(default=True, description="buyers may enter a code")
-    expires_at: AwareDatetime | None = None
-    max_completed: int | None = Field(default=None, ge=1, le=1_000_000, description="paid orders at most")
-    max_per_customer: int | None = Field(default=None, ge=1, le=1000)
+    allow_coupon_codes: JsonBool = Field(default=True, description="buyers may enter a code")
+    expires_at: DateTimeText | None = None
+    max_completed: MaxCompleted | None = Field(default=None, description="paid orders at most")
+    max_per_customer: MaxPerCustomer | None = None
     restricted_to_email: Email | None = Field(default=None, description="only this signed-in customer")
     after_completion: AfterCompletion = Field(default_factory=AfterCompletion)
     inactive_message: Message | None = None
-    metadata: dict[MetaKey, MetaValue] | None = Field(default=None, max_length=20)
+    metadata: Metadata | None = Field(default=None, max_length=20)
 
 
 class LinkCreate(LinkTerms):
-    service_id: int = Field(ge=1, le=2**31 - 1)
-    practitioner_id: int = Field(ge=1, le=2**31 - 1)
-    quantity: int = Field(default=1, ge=1, le=100)
-    child_selections: ChildSelections | None = None
+    service_id: RowId
+    practitioner_id: RowId
+    quantity: Annotated[int, Field(ge=1, le=100), JsonInteger] = 1
+    child_selections: ChildSelections | None = Field(default=None, max_length=20)
     currency: Currency | None = Field(default=None, description="default: the service's")
 
 
 class LinkUpdate(Strict):
-    active: bool | None = None
+    active: Annotated[JsonBool | None, NotNull] = None
     coupon_code: CouponCode | None = None
-    allow_coupon_codes: bool | None = None
-    expires_at: AwareDatetime | None = None
-    max_completed: int | None = Field(default=None, ge=1, le=1_000_000)
-    max_per_customer: int | None = Field(default=None, ge=1, le=1000)
+    allow_coupon_codes: Annotated[JsonBool | None, NotNull] = None
+    expires_at: DateTimeText | None = None
+    max_completed: MaxCompleted | None = None
+    max_per_customer: MaxPerCustomer | None = None
     restricted_to_email: Email | None = None
-    after_completion: AfterCompletion | None = None
+    after_completion: Annotated[AfterCompletion | None, NotNull] = None
     inactive_message: Message | None = None
-    metadata: dict[MetaKey, MetaValue] | None = Field(default=None, max_length=20)
+    metadata: Metadata | None = Field(default=None, max_length=20)
 
 
 class LinkAdmin(BaseModel):
@@ -149,12 +159,12 @@ class Offer(BaseModel):
 
 
 class LinkCheckout(Strict):
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
-    child_selections: ChildSelections | None = None
+    start_time: DateTimeText | None = None
+    end_time: DateTimeText | None = None
+    child_selections: ChildSelections | None = Field(default=None, max_length=20)
     coupon_code: CouponCode | None = None
-    use_credits: bool = False
-    save_payment_method: bool = False
+    use_credits: JsonBool = False
+    save_payment_method: JsonBool = False
     payment_method_id: StripeId | None = None
 
 
