@@ -11,6 +11,8 @@ from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
 
 from estuary_checkout import health
+from estuary_checkout.api_docs.router import OPENAPI_PATH
+from estuary_checkout.api_docs.router import router as api_docs_router
 from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.errors import install_error_handlers, not_found_app
 from estuary_checkout.logging import configure_logging
@@ -27,9 +29,11 @@ def create_checkout_app(state: AppState) -> FastAPI:
         title="Estuary Checkout",
         version="1.0.0",
         description="Checkout and payments for the Estuary wellness marketplace.",
-        docs_url="/stripe/docs",
-        redoc_url="/stripe/redoc",
-        openapi_url="/stripe/openapi.json",
+        # Swagger UI and ReDoc come from api_docs (packaged assets, no CDN, no inline script) at
+        # the same paths: /stripe/docs and /stripe/redoc
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_PATH,
         separate_input_output_schemas=False,
     )
     app.state.checkout = state
@@ -37,7 +41,7 @@ def create_checkout_app(state: AppState) -> FastAPI:
     # The routes themselves, not include_router: FastAPI 0.16x keeps an included router as a
     # nested branch that is matched again at each level on every request (measured: ~8 % of a
     # quote's instructions for our two levels). The routers declare their full paths.
-    for router in (health.router, *API_ROUTERS, pages_router):
+    for router in (health.router, api_docs_router, *API_ROUTERS, pages_router):
         app.router.routes.extend(router.routes)
     # the hosted pages' script and styles (nothing from a CDN)
     app.mount("/assets", StaticFiles(directory=PAGES_STATIC), name="assets")

@@ -6,21 +6,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from estuary_checkout.config import Settings
+from estuary_checkout.payments.service import stripe_js_url
+
+__all__ = ["headers", "stripe_js_url", "stripe_origins"]
 
 REAL_STRIPE = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
 
 
-def stripe_js_url(settings: Settings) -> str:
-    """Stripe.js itself in production; the emulator's compatible subset in development."""
-    base = settings.stripe_api_base.rstrip("/")
-    if urlsplit(base).hostname == "api.stripe.com":
-        return "https://js.stripe.com/v3/"
-    return f"{base}/v3/"
-
-
 def stripe_origins(settings: Settings) -> tuple[str, ...]:
     parts = urlsplit(settings.stripe_api_base)
-    if parts.hostname == "api.stripe.com":
+    if stripe_js_url(settings).startswith("https://js.stripe.com"):
         return REAL_STRIPE
     return (f"{parts.scheme}://{parts.netloc}",)
 

@@ -71,5 +71,5 @@ async def payment_methods(user: CurrentUser, session: DbSession, state: State) -
 
 @router.get("/config", response_model=PublicConfig, responses=error_responses())
 async def public_config(user: CurrentUser, settings: SettingsDep) -> PublicConfig:
-    """What the browser needs to talk to Stripe: publishable key, currencies (and, in dev, the emulator URL)."""
+    """What the browser needs for Stripe: publishable key, Stripe.js URL, currencies (dev: the emulator URL)."""
     return payments_service.public_config(settings)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class PaymentMethodPublic(BaseModel):
@@ -23,3 +23,7 @@ class PublicConfig(BaseModel):
     tax_rate: str
     hold_minutes: int
     stripe_api_base: str | None = None
+    stripe_js_url: str = Field(
+        description="Where the browser loads Stripe.js: https://js.stripe.com/v3/ in production, "
+        "the emulator's compatible subset ({stripe_api_base}/v3/) in dev",
+    )

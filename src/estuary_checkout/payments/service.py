@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.config import Settings
@@ -107,6 +109,18 @@ async def list_payment_methods(
     )
 
 
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+def stripe_js_url(settings: Settings) -> str:
+    """Real Stripe.js in production or against api.stripe.com; else the subset the API base (the
+    emulator) serves at /v3/ (docs/stripe-js-subset.md)."""
+    base = settings.stripe_api_base.rstrip("/")
+    if settings.env == "production" or urlsplit(base).hostname == "api.stripe.com":
+        return STRIPE_JS_URL
+    return f"{base}/v3/"
+
+
 def public_config(settings: Settings) -> PublicConfig:
     return PublicConfig(
         publishable_key=settings.stripe_publishable_key,
@@ -115,4 +129,5 @@ def public_config(settings: Settings) -> PublicConfig:
         tax_rate=str(settings.tax_rate),
         hold_minutes=settings.hold_minutes,
         stripe_api_base=settings.stripe_api_base if settings.env != "production" else None,
+        stripe_js_url=stripe_js_url(settings),
     )

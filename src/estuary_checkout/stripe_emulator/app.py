@@ -4,7 +4,8 @@ Layers, outermost first:
 
 1. fault injection for ``/v1`` requests (latency, injected 5xx, dropped connections), done before
    Starlette's own middleware so a dropped connection really closes the socket;
-2. control routes under ``/_emulator`` (no API key);
+2. control routes under ``/_emulator`` (no API key) and the browser side under ``/v3/`` (the
+   Stripe.js subset and its frames, ``_stripejs``), neither subject to fault injection;
 3. the Stripe API under ``/v1``: authentication, form parsing, idempotency, dispatch.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import html
 import json
 import time
 from typing import Any
@@ -21,13 +21,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from ._api import Ctx, StripeAPI
 from ._errors import StripeError, api_error, auth_error, invalid
 from ._forms import parse_pairs
+from ._stripejs import asset_response, challenge_page
 from .state import EmulatorState, IdempotencyRecord, build_faults, new_id
 
 NO_KEY_MESSAGE = (
@@ -40,7 +41,12 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version, Stripe-Account",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Expose-Headers": "Request-Id, Idempotency-Key, Idempotent-Replayed, Original-Request",
+    "Access-Control-Max-Age": "300",
 }
+# ``redirect_status`` on the return_url after a 3-D Secure challenge, as Stripe sets it.
+REDIRECT_STATUS = {"succeeded": "succeeded", "requires_capture": "succeeded", "processing": "processing"}
+# Paths the fault injection never touches: the emulator's control routes and its browser files.
+NO_FAULTS = ("/_emulator", "/v3")
 
 
 def _mask(key: str) -> str:
@@ -97,6 +103,8 @@ class EmulatorApp(Starlette):
             Route("/_emulator/three_d_secure/{pi_id}", self.three_d_secure_page, methods=["GET"]),
             Route("/_emulator/refunds/{re_id}/succeed", self.succeed_refund, methods=["POST"]),
             Route("/_emulator/refunds/{re_id}/fail", self.fail_refund, methods=["POST"]),
+            Route("/v3", self.stripe_js, methods=["GET"]),
+            Route("/v3/{name:path}", self.stripe_js, methods=["GET"]),
             Route(
                 "/{path:path}", self.stripe_api, methods=["GET", "POST", "DELETE", "OPTIONS", "PUT", "PATCH"]
             ),
@@ -106,7 +114,7 @@ class EmulatorApp(Starlette):
 
     # --- fault injection (outermost layer) ---------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+        if scope["type"] != "http" or scope["path"].startswith(NO_FAULTS):
             await super().__call__(scope, receive, send)
             return
         decision = self.emulator.pick_fault(scope["method"], scope["path"])
@@ -250,9 +258,7 @@ class EmulatorApp(Starlette):
                     {
                         "payment_intent": pi_id,
                         "payment_intent_client_secret": pi["client_secret"],
-                        "redirect_status": "succeeded"
-                        if pi["status"] in ("succeeded", "requires_capture", "processing")
-                        else "failed",
+                        "redirect_status": REDIRECT_STATUS.get(pi["status"], "failed"),
                     }
                 )
                 sep = "&" if "?" in return_url else "?"
@@ -260,18 +266,13 @@ class EmulatorApp(Starlette):
         return JSONResponse(pi)
 
     async def three_d_secure_page(self, request: Request) -> Response:
-        pi_id = html.escape(request.path_params["pi_id"])
-        action = f"/_emulator/payment_intents/{pi_id}/three_d_secure"
-        page = f"""<!doctype html><html><head><title>3-D Secure test page</title></head>
-<body style="font-family: sans-serif; max-width: 30em; margin: 3em auto">
-<h1>3-D Secure 2 test page</h1><p>Payment <code>{pi_id}</code> (Stripe emulator).</p>
-<form method="post" action="{action}" style="display:inline">
-<input type="hidden" name="outcome" value="complete"><input type="hidden" name="redirect" value="1">
-<button type="submit">Complete</button></form>
-<form method="post" action="{action}" style="display:inline">
-<input type="hidden" name="outcome" value="fail"><input type="hidden" name="redirect" value="1">
-<button type="submit">Fail</button></form></body></html>"""
-        return HTMLResponse(page)
+        pi_id = request.path_params["pi_id"]
+        with self.emulator.lock:
+            pi = self.emulator.store.payment_intents.get(pi_id)
+            return challenge_page(dict(pi) if pi is not None else None, pi_id)
+
+    async def stripe_js(self, request: Request) -> Response:
+        return asset_response(request, request.path_params.get("name", ""))
 
     async def succeed_refund(self, request: Request) -> Response:
         try:

@@ -1,0 +1,1 @@
+"""Swagger UI and ReDoc served from packaged assets (see router.py)."""
