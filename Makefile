@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 DJANGO_PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres test-django-host run-django-host django-host-install lint migrate seed token bench bench-quick bench-instructions clean
+.PHONY: screenshots install run test test-sqlite test-postgres test-django-host run-django-host django-host-install lint migrate seed token bench bench-quick bench-instructions clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,9 @@ run-django-host: django-host-install
 	$(DJANGO_VENV)/bin/python $(DJANGO_HOST)/manage.py migrate
 	$(DJANGO_VENV)/bin/uvicorn --app-dir $(DJANGO_HOST) \
 		host.asgi:application --host 127.0.0.1 --port 8001
+
+screenshots: install  ## the hosted pages' screenshots in docs/img/ (the browser tests, saving them)
+	CHECKOUT_SCREENSHOTS=1 CHECKOUT_TEST_DATABASE_URL=sqlite $(BIN)/python -m pytest tests/hosted -q
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -144,6 +144,12 @@
       });
       chip(box, label, false, function () {
         chosen = { start_time: s.start_time, end_time: s.end_time };
+        var when = $("chosen");
+        when.textContent = new Date(s.start_time).toLocaleString(undefined, {
+          timeZone: data.offer.practitioner.timezone, weekday: "long", month: "long", day: "numeric",
+          hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+        });
+        when.hidden = false;
         quote();
       });
     });

@@ -2,35 +2,32 @@
 Playwright downloads. The browser is `CHECKOUT_BROWSER` or `chromium` on PATH; without one these
 tests skip with a message, except in CI (`CI=true`), where a missing browser fails the run.
 
+(`tests/browser.py` finds the browser, as for the emulator's own Stripe.js tests.)
+
 The API is served by uvicorn on a real port (pages and assets), the Stripe emulator on its own
 (Stripe.js subset at /v3/), so the page talks to two origins as it does in production."""
 
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from tests.browser import _missing, browser_path
 from tests.checkout.conftest import factory, new_user  # noqa: F401
 from tests.webhooks.test_live_delivery import ServedApp
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
-def browser_path() -> str | None:
-    return os.environ.get("CHECKOUT_BROWSER") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = browser_path()
     if path is None:
-        message = "no browser: install Debian's chromium (apt install chromium) or set CHECKOUT_BROWSER"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + " (CI=true: browser tests must run)")
-        pytest.skip(message)
+        _missing("no Chromium found (set CHECKOUT_BROWSER or install chromium)")
+    assert path is not None
     return path
 
 
@@ -72,5 +69,8 @@ def admin(make_token) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def shot(name: str) -> Path:
-    IMG.mkdir(parents=True, exist_ok=True)
-    return IMG / name
+    """Where a screenshot goes: docs/img/ when `make screenshots` runs the tests (the README
+    shows them), else a temporary folder (a test run leaves the checkout as it was)."""
+    folder = IMG if os.environ.get("CHECKOUT_SCREENSHOTS") else Path(tempfile.gettempdir()) / "checkout-shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
