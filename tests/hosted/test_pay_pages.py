@@ -67,6 +67,22 @@ async def continue_to_payment(page) -> None:  # type: ignore[no-untyped-def]
     await page.wait_for_selector("#payment:not([hidden])", timeout=TIMEOUT)
 
 
+async def to_the_card_form(page, served, admin, factory, new_user) -> Any:  # type: ignore[no-untyped-def]
+    """A new link and client: the page opened, the first free time chosen, the order created."""
+    link = await make_link(served, admin, factory)
+    user = await new_user()
+    await open_link(page, served, link, user)
+    await pick_first_slot(page)
+    await continue_to_payment(page)
+    return user
+
+
+async def pay_and_see_it_done(page, card: str) -> None:  # type: ignore[no-untyped-def]
+    await type_card(page, card)
+    await page.click("#pay-button")
+    await page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
+
+
 async def orders_of(factory, user_id: int) -> list[Order]:  # type: ignore[no-untyped-def]
     async with db(factory) as s:
         return list((await s.execute(select(Order).where(Order.user_id == user_id))).scalars())
@@ -94,30 +110,20 @@ async def test_pay_a_session_through_a_link(page, served, admin, factory, new_us
 
 
 async def test_a_declined_card_then_a_good_one(page, served, admin, factory, new_user):
-    link = await make_link(served, admin, factory)
-    user = await new_user()
-    await open_link(page, served, link, user)
-    await pick_first_slot(page)
-    await continue_to_payment(page)
+    user = await to_the_card_form(page, served, admin, factory, new_user)
     await type_card(page, "4000000000000002")
     await page.click("#pay-button")
     message = page.locator("#message.error")
     await message.wait_for(timeout=TIMEOUT)
     assert "declined" in (await message.inner_text()).lower()
     await page.screenshot(path=shot("pay-link-declined.png"), full_page=True)
-    await type_card(page, "4242424242424242")
-    await page.click("#pay-button")
-    await page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
+    await pay_and_see_it_done(page, "4242424242424242")
     (order,) = await orders_of(factory, user.id)
     assert order.status == "completed"
 
 
 async def test_a_3d_secure_challenge(page, served, admin, factory, new_user):
-    link = await make_link(served, admin, factory)
-    user = await new_user()
-    await open_link(page, served, link, user)
-    await pick_first_slot(page)
-    await continue_to_payment(page)
+    user = await to_the_card_form(page, served, admin, factory, new_user)
     await type_card(page, "4000002500003155")
     await page.click("#pay-button")
     challenge = page.frame_locator(CHALLENGE)
@@ -207,9 +213,7 @@ async def test_an_open_order_is_paid_on_its_own_page(page, served, admin, factor
     await page.goto(f"{served.url}/stripe/fastapi/checkout/{created['order_id']}#token={token}")
     await page.wait_for_selector("#payment:not([hidden])", timeout=TIMEOUT)
     assert "$130.50" in await page.inner_text("#summary")
-    await type_card(page, "4242424242424242")
-    await page.click("#pay-button")
-    await page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT)
+    await pay_and_see_it_done(page, "4242424242424242")
     async with db(factory) as s:
         order = await s.get(Order, uuid.UUID(created["order_id"]))
         assert order is not None and order.status == "completed"
