@@ -37,6 +37,7 @@ class DemoOptions:
     save_card: bool = False
     api_url: str = "http://127.0.0.1:8000"
     cancel: bool = False
+    currency: str | None = None  # default: the service's default currency (CHECKOUT_CURRENCY)
 
 
 def _item(kind: str, slot: datetime | None) -> dict[str, Any]:
@@ -86,6 +87,8 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
         }
         if opts.coupon:
             base_body["coupon_code"] = opts.coupon
+        if opts.currency:
+            base_body["currency"] = opts.currency
 
         created = quote = None
         slots: list[datetime | None] = [None]
@@ -110,7 +113,7 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
         if created is None or quote is None:
             raise DemoFailed("no free slot found in the next 14 days")
         console.print(
-            f"[green]✓[/] order {created['order_id']} created, total {_money(created['total_cents'])}"
+            f"[green]✓[/] order {created['order_id']} created, total {_money(created['total_cents'], created['currency'])}"
         )
 
         if created["requires_payment"]:
