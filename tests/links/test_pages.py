@@ -56,7 +56,7 @@ async def test_pages_carry_a_strict_content_security_policy(client, admin, facto
     assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', r.text)
     assert scripts == [f"{emulator}/v3/", "/stripe/fastapi/assets/pay.js"]
-    styles = re.findall(r'<link[^>]*href="([^"]+)"', r.text)
+    styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', r.text)
     assert styles == ["/stripe/fastapi/assets/pay.css"]
     for asset, kind in (("pay.js", "javascript"), ("pay.css", "text/css")):
         got = await client.get(f"/stripe/fastapi/assets/{asset}")

@@ -114,6 +114,7 @@ KNOWN = (
             "COUPON_NOT_FOUND",
             "COUPON_NOT_STARTED",
             "CURRENCY_MISMATCH",
+            "CURRENCY_NOT_OFFERED",
             "INVALID_CHILD_SELECTION",
             "INVALID_DURATION",
             "INVALID_TIMES",
@@ -126,6 +127,13 @@ KNOWN = (
             "SERVICE_NOT_PURCHASABLE",
             "START_IN_PAST",
         ),
+    ),
+    Known(
+        "positive_data_acceptance",
+        "where events may be sent and a paid page may redirect depends on what the host name "
+        "resolves to, the port's range and the environment (SSRF and open-redirect rules, "
+        "docs/decisions.md); the schema states the URL's shape",
+        _code("URL_NOT_ALLOWED", "REDIRECT_NOT_ALLOWED"),
     ),
     Known(
         "positive_data_acceptance",

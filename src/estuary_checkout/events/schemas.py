@@ -91,7 +91,10 @@ class EventPayload(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # the admin API
 
-EndpointUrl = Annotated[str, StringConstraints(min_length=8, max_length=2048, strip_whitespace=True)]
+EndpointUrl = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s/?#@]+([/?][^\s#]*)?$"),
+]
 Description = Annotated[str, StringConstraints(max_length=500)]
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from estuary_checkout.fields import (
     Currency,
@@ -36,20 +36,25 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AfterCompletion(Strict):
-    type: Literal["confirmation", "redirect"] = "confirmation"
-    message: Message | None = Field(default=None, description="shown on the confirmation page")
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2048)] | None = Field(
-        default=None, description="type redirect: https (http on localhost in development)"
-    )
+RedirectUrl = Annotated[
+    str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s/?#@]+([/?][^\s#]*)?$")
+]
 
-    @model_validator(mode="after")
-    def _url_for_redirect(self) -> AfterCompletion:
-        if self.type == "redirect" and not self.url:
-            raise ValueError("a redirect needs its url")
-        if self.type == "confirmation" and self.url:
-            raise ValueError("url is for type redirect")
-        return self
+
+class ShowConfirmation(Strict):
+    type: Literal["confirmation"]
+    message: Message | None = Field(default=None, description="shown on the confirmation page")
+
+
+class RedirectTo(Strict):
+    type: Literal["redirect"]
+    url: RedirectUrl = Field(description="https (http on localhost outside production)")
+    message: Message | None = None
+
+
+# what follows a payment: a confirmation (with a message) or a redirect (with its url)
+AfterCompletion = Annotated[ShowConfirmation | RedirectTo, Field(discriminator="type")]
+AFTER_COMPLETION = TypeAdapter(AfterCompletion)
 
 
 class LinkTerms(Strict):
@@ -61,7 +66,7 @@ class LinkTerms(Strict):
     max_completed: MaxCompleted | None = Field(default=None, description="paid orders at most")
     max_per_customer: MaxPerCustomer | None = None
     restricted_to_email: Email | None = Field(default=None, description="only this signed-in customer")
-    after_completion: AfterCompletion = Field(default_factory=AfterCompletion)
+    after_completion: AfterCompletion = Field(default_factory=lambda: ShowConfirmation(type="confirmation"))
     inactive_message: Message | None = None
     metadata: Metadata | None = Field(default=None, max_length=20)
 

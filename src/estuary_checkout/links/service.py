@@ -31,6 +31,7 @@ from estuary_checkout.links.errors import (
 )
 from estuary_checkout.links.models import PaymentLink, PaymentLinkUse, PaymentLinkViews
 from estuary_checkout.links.schemas import (
+    AFTER_COMPLETION,
     AfterCompletion,
     LinkAdmin,
     LinkCheckout,
@@ -41,6 +42,7 @@ from estuary_checkout.links.schemas import (
     OfferPractitioner,
     OfferQuote,
     OfferService,
+    RedirectTo,
 )
 from estuary_checkout.links.uses import unavailable
 from estuary_checkout.orders.cart import package_children
@@ -87,7 +89,7 @@ def admin_view(link: PaymentLink, base_url: str) -> LinkAdmin:
         max_completed=link.max_completed,
         max_per_customer=link.max_per_customer,
         restricted_to_email=link.restricted_to_email,
-        after_completion=AfterCompletion.model_validate(link.after_completion),
+        after_completion=AFTER_COMPLETION.validate_python(link.after_completion),
         inactive_message=link.inactive_message,
         metadata=link.metadata_ or {},
         completed_count=link.completed_count,
@@ -99,7 +101,7 @@ def admin_view(link: PaymentLink, base_url: str) -> LinkAdmin:
 
 def _check_redirect(after: AfterCompletion, settings: Settings) -> None:
     """No open redirects: https anywhere, plain http only to this machine in development."""
-    if after.type != "redirect" or after.url is None:
+    if not isinstance(after, RedirectTo):
         return
     parts = urlsplit(after.url)
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
@@ -172,7 +174,7 @@ async def create(
         max_completed=body.max_completed,
         max_per_customer=body.max_per_customer,
         restricted_to_email=body.restricted_to_email,
-        after_completion=body.after_completion.model_dump(mode="json"),
+        after_completion=AFTER_COMPLETION.dump_python(body.after_completion, mode="json"),
         inactive_message=body.inactive_message,
         metadata_=body.metadata or {},
         active=True,
@@ -227,7 +229,7 @@ async def update(
     fields = body.model_fields_set
     if body.after_completion is not None:
         _check_redirect(body.after_completion, settings)
-        link.after_completion = body.after_completion.model_dump(mode="json")
+        link.after_completion = AFTER_COMPLETION.dump_python(body.after_completion, mode="json")
     simple = (
         "active", "coupon_code", "allow_coupon_codes", "expires_at", "max_completed",
         "max_per_customer", "restricted_to_email", "inactive_message",
@@ -323,7 +325,7 @@ async def offer(session: AsyncSession, settings: Settings, slug: str) -> tuple[i
         expires_at=link.expires_at,
         remaining=remaining(link),
         allow_coupon_codes=link.allow_coupon_codes,
-        after_completion=AfterCompletion.model_validate(link.after_completion),
+        after_completion=AFTER_COMPLETION.validate_python(link.after_completion),
     )
 
 
