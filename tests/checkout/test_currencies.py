@@ -23,7 +23,8 @@ FIGURES = ("subtotal_cents", "discount_cents", "tax_cents", "total_cents", "curr
 
 
 def in_currency(currency: str | None, **extra: Any) -> dict[str, Any]:
-    start, end = future_slot()
+    # far out, so orders made here hold no demo slot that the catalog tests count
+    start, end = future_slot(days_ahead=500)
     body = session_body(start, end, service_id=123, practitioner_id=456, **extra)
     if currency is not None:
         body["currency"] = currency
