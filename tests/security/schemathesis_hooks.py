@@ -105,6 +105,7 @@ KNOWN = (
         "rows the ids name (a service's type, duration, practitioner, currency, availability), on "
         "the clock, on a coupon's terms or on an order's payments, none of which a schema holds",
         _code(
+            "AMOUNT_TOO_LARGE",
             "AMOUNT_TOO_SMALL",
             "CHECKOUT_TYPE_MISMATCH",
             "COUPON_EXPIRED",
@@ -115,6 +116,7 @@ KNOWN = (
             "COUPON_NOT_STARTED",
             "CURRENCY_MISMATCH",
             "CURRENCY_NOT_OFFERED",
+            "CURRENCY_NOT_CHARGEABLE",
             "INVALID_CHILD_SELECTION",
             "INVALID_DURATION",
             "INVALID_TIMES",
