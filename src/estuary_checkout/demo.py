@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from estuary_checkout.config import Settings
+from estuary_checkout.currencies import format_money
 
 API = "/stripe/fastapi/api/v1/stripe"
 TYPES = {"session": "single_session", "bundle": "bundle", "package": "package"}
@@ -69,8 +70,9 @@ async def _free_slots(api: httpx.AsyncClient, since: datetime) -> list[datetime]
     return [datetime.fromisoformat(s["start_time"]) for s in r.json()["slots"]]
 
 
-def _money(cents: int, currency: str = "usd") -> str:
-    return f"{cents / 100:,.2f} {currency.upper()}"
+def _money(amount: int, currency: str = "usd") -> str:
+    """An amount in the currency's minor units, for people (Babel, by the registry's digits)."""
+    return format_money(amount, currency)
 
 
 async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: Console) -> dict[str, Any]:
