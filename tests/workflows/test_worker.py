@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import asdict
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from estuary_checkout.db.session import session_scope
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows import notifications
 from estuary_checkout.workflows.models import Notification, OutboxMessage
-from estuary_checkout.workflows.outbox import enqueue_booking_lifecycle
+from estuary_checkout.workflows.outbox import enqueue_start
 from estuary_checkout.workflows.worker import run_worker
 
 from .conftest import RecordingSender, create_booking, eventually, notification_keys, query_status, terminate
@@ -28,8 +30,17 @@ async def test_worker_relays_runs_and_stops(
     now = await temporal_env.get_current_time()
     refs = await create_booking(app_state, start_at=now + timedelta(days=5))
     refund_key = f"test:refund:{refs.booking_id}:succeeded"
+    # a task queue of its own: the suite's session worker polls the bookings queue and would
+    # take some of this workflow's activities (with another sender)
+    queue = f"worker-test-{uuid.uuid4().hex}"
     async for session in session_scope(app_state.session_factory):
-        await enqueue_booking_lifecycle(session, refs.lifecycle_input())
+        await enqueue_start(
+            session,
+            workflow_type="BookingLifecycleWorkflow",
+            workflow_id=refs.workflow_id,
+            payload=asdict(refs.lifecycle_input()),
+            task_queue=queue,
+        )
         await notifications.enqueue(
             session, dedupe_key=refund_key, user_id=refs.user_id, kind="refund_succeeded", payload={}
         )
@@ -37,7 +48,14 @@ async def test_worker_relays_runs_and_stops(
     sender = RecordingSender()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_worker(worker_settings, stop=stop, relay_interval=0.1, reconcile_interval=0.2, sender=sender)
+        run_worker(
+            worker_settings,
+            stop=stop,
+            relay_interval=0.1,
+            reconcile_interval=0.2,
+            sender=sender,
+            task_queue=queue,
+        )
     )
     try:
 

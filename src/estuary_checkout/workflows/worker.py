@@ -90,8 +90,10 @@ async def run_worker(
     relay_interval: float = 1.0,
     state: AppState | None = None,
     sender: NotificationSender | None = None,
+    task_queue: str | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM or until `stop` is set; in-flight activities finish first."""
+    """Run until SIGINT/SIGTERM or until `stop` is set; in-flight activities finish first.
+    `task_queue` (default the bookings queue) lets a test keep this worker's tasks its own."""
     stop = stop or asyncio.Event()
     sender = sender or LogSender()
     own_state = state is None
@@ -99,7 +101,7 @@ async def run_worker(
     installed = _install_signal_handlers(stop)
     try:
         client = await state.temporal.get()
-        async with build_worker(client, state, sender=sender):
+        async with build_worker(client, state, task_queue=task_queue, sender=sender):
             tasks = [
                 asyncio.create_task(run_relay(state.session_factory, client, stop, relay_interval)),
                 asyncio.create_task(
@@ -110,7 +112,7 @@ async def run_worker(
                 ),
                 asyncio.create_task(DeliveryRelay(state.session_factory, settings).run(stop, relay_interval)),
             ]
-            log.info("worker.started", task_queue=BOOKINGS_TASK_QUEUE)
+            log.info("worker.started", task_queue=task_queue or BOOKINGS_TASK_QUEUE)
             try:
                 await stop.wait()
             finally:
