@@ -95,12 +95,6 @@ KNOWN = (
     ),
     Known(
         "positive_data_acceptance",
-        "store credit is kept in the configured currency (CHECKOUT_CURRENCY); the schema is the same "
-        "for every deployment",
-        _code("CURRENCY_NOT_SUPPORTED"),
-    ),
-    Known(
-        "positive_data_acceptance",
         "a checkout or refund rule refused a well-formed request: the answer depends on the catalog "
         "rows the ids name (a service's type, duration, practitioner, currency, availability), on "
         "the clock, on a coupon's terms or on an order's payments, none of which a schema holds",

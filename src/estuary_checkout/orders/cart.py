@@ -298,7 +298,7 @@ async def build_cart(
                 currency=currency,
                 now=now,
             )
-    available = await credits_service.available_cents(db, user.id)
+    available = await credits_service.available_cents(db, user.id, currency)
     totals = pricing.price_totals(
         priced,
         coupon=coupons_service.terms(coupon) if coupon else None,

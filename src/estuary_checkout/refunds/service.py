@@ -155,7 +155,13 @@ async def _open(
         order.refund_from_credit_cents += amount
     if destination == "credit":
         await credits_service.refund(
-            session, order.user_id, amount, key=f"refund:{row.id}", order_id=order.id, note=reason.code
+            session,
+            order.user_id,
+            amount,
+            currency=order.currency,
+            key=f"refund:{row.id}",
+            order_id=order.id,
+            note=reason.code,
         )
         await _move(session, order, row, to="succeeded")
         return row
@@ -224,6 +230,7 @@ async def _move(
         session,
         order.user_id,
         row.amount_cents,
+        currency=order.currency,
         key=f"refund:{row.id}:fallback",
         order_id=order.id,
         note=failure_reason,
