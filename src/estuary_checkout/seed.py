@@ -190,7 +190,12 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
         )
         if u["credit_cents"]:
             await credits_service.grant(
-                session, user.id, u["credit_cents"], key=f"demo-seed:{u['email']}", note="demo credit"
+                session,
+                user.id,
+                u["credit_cents"],
+                key=f"demo-seed:{u['email']}",
+                currency="usd",
+                note="demo credit",
             )
     await _fix_sequences(session)
     return {

@@ -76,7 +76,9 @@ async def test_credit_in_one_currency_never_pays_in_another(client, factory, new
     eur_pid, eur_sid = await _practitioner_selling_in(factory, "eur")
     start, end = future_slot(DAYS)
     usd_body = session_body(start, end, service_id=usd_sid, practitioner_id=usd_pid, use_credits=True)
-    eur_body = session_body(start, end, service_id=eur_sid, practitioner_id=eur_pid, use_credits=True)
+    eur_body = session_body(
+        start, end, service_id=eur_sid, practitioner_id=eur_pid, use_credits=True, currency="eur"
+    )
 
     quote = await client.post(f"{API}/checkout/calculate-price", json=usd_body, headers=user.headers)
     assert quote.status_code == 200, quote.text
@@ -133,7 +135,9 @@ async def test_refunds_to_credit_land_in_the_orders_currency(client, factory, ne
     pid, sid = await _practitioner_selling_in(factory, "eur")
     start, end = future_slot(DAYS)
     created = await create_ok(
-        client, user.headers, session_body(start, end, service_id=sid, practitioner_id=pid, use_credits=True)
+        client,
+        user.headers,
+        session_body(start, end, service_id=sid, practitioner_id=pid, use_credits=True, currency="eur"),
     )
     assert (created["currency"], created["credits_applied_cents"], created["total_cents"]) == (
         "eur",
@@ -170,7 +174,9 @@ async def test_a_failed_card_refund_falls_back_to_credit_in_the_orders_currency(
         pid, sid = await _practitioner_selling_in(factory, "eur")
         start, end = future_slot(DAYS)
         created = await create_ok(
-            client, user.headers, session_body(start, end, service_id=sid, practitioner_id=pid)
+            client,
+            user.headers,
+            session_body(start, end, service_id=sid, practitioner_id=pid, currency="eur"),
         )
         confirmed = await pay_and_confirm(
             client, user.headers, created, stripe_api_base, card="pm_card_refundFail"
@@ -308,7 +314,7 @@ async def test_concurrent_credit_checkouts_in_two_currencies(replicas, client, f
     usd_pid, usd_sid = await _practitioner_selling_in(factory, "usd")
     eur_pid, eur_sid = await _practitioner_selling_in(factory, "eur")
     usd = _slots(8, usd_pid, usd_sid, use_credits=True, credits_to_apply=1000)
-    eur = _slots(8, eur_pid, eur_sid, use_credits=True, credits_to_apply=1000)
+    eur = _slots(8, eur_pid, eur_sid, use_credits=True, credits_to_apply=1000, currency="eur")
     bodies = [b for pair in zip(usd, eur, strict=True) for b in pair]
     clients = replicas if where == "two_engines" else replicas[:1]
     gate = asyncio.Event()
