@@ -170,6 +170,10 @@ def demo(
     cancel: Annotated[
         bool, typer.Option("--cancel", help="then cancel the session and show the refund (sessions only)")
     ] = False,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="pay in this currency (the demo session: eur, gbp, jpy, kwd)"),
+    ] = None,
     api_url: Annotated[str | None, typer.Option(help="default http://CHECKOUT_HOST:CHECKOUT_PORT")] = None,
 ) -> None:
     """Buy something end to end against the running dev stack and show what happened."""
@@ -191,6 +195,7 @@ def demo(
         coupon=coupon,
         save_card=save_card,
         cancel=cancel,
+        currency=currency.lower() if currency else None,
         api_url=api_url or f"http://{settings.host}:{settings.port}",
     )
     try:

@@ -116,7 +116,15 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=15, ge=1)
     max_pending_orders: int = Field(default=5, ge=1)
     min_lead_minutes: int = Field(default=60, ge=0)
-    currency: str = "usd"
+    currency: str = Field(default="usd", description="the default currency of checkouts and prices")
+    currencies: list[str] = Field(
+        default=["usd", "eur", "gbp", "jpy", "kwd"],
+        description="the currencies offered to clients (a checkout in another is 422 CURRENCY_NOT_OFFERED)",
+    )
+    tax_rates: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description='a tax rate per currency over CHECKOUT_TAX_RATE, e.g. {"eur": "0.2"}',
+    )
 
     # cancellation policy for new bookings (each booking keeps the policy it was made under)
     cancel_full_refund_hours: int = Field(default=24, ge=0, description="full refund if canceled this early")
@@ -194,6 +202,13 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def offered_currencies(self) -> list[str]:
+        """The currencies a client may check out in: the default one always among them."""
+        return [self.currency, *(c for c in self.currencies if c != self.currency)]
+
+    def tax_rate_for(self, currency: str) -> Decimal:
+        return self.tax_rates.get(currency, self.tax_rate)
 
     def webhook_private_urls_allowed(self) -> bool:
         if self.webhook_allow_private_urls is not None:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from estuary_checkout.config import Settings
+from estuary_checkout.currencies import format_money
 
 API = "/stripe/fastapi/api/v1/stripe"
 TYPES = {"session": "single_session", "bundle": "bundle", "package": "package"}
@@ -37,6 +38,7 @@ class DemoOptions:
     save_card: bool = False
     api_url: str = "http://127.0.0.1:8000"
     cancel: bool = False
+    currency: str | None = None  # default: the service's default currency (CHECKOUT_CURRENCY)
 
 
 def _item(kind: str, slot: datetime | None) -> dict[str, Any]:
@@ -68,8 +70,9 @@ async def _free_slots(api: httpx.AsyncClient, since: datetime) -> list[datetime]
     return [datetime.fromisoformat(s["start_time"]) for s in r.json()["slots"]]
 
 
-def _money(cents: int, currency: str = "usd") -> str:
-    return f"{cents / 100:,.2f} {currency.upper()}"
+def _money(amount: int, currency: str = "usd") -> str:
+    """An amount in the currency's minor units, for people (Babel, by the registry's digits)."""
+    return format_money(amount, currency)
 
 
 async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: Console) -> dict[str, Any]:
@@ -86,6 +89,8 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
         }
         if opts.coupon:
             base_body["coupon_code"] = opts.coupon
+        if opts.currency:
+            base_body["currency"] = opts.currency
 
         created = quote = None
         slots: list[datetime | None] = [None]
@@ -110,7 +115,7 @@ async def run_demo(settings: Settings, token: str, opts: DemoOptions, console: C
         if created is None or quote is None:
             raise DemoFailed("no free slot found in the next 14 days")
         console.print(
-            f"[green]✓[/] order {created['order_id']} created, total {_money(created['total_cents'])}"
+            f"[green]✓[/] order {created['order_id']} created, total {_money(created['total_cents'], created['currency'])}"
         )
 
         if created["requires_payment"]:

@@ -7,7 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from estuary_checkout.catalog.models import AvailabilityWindow, PackageChild, Practitioner, Service
+from estuary_checkout.catalog.models import (
+    AvailabilityWindow,
+    PackageChild,
+    Practitioner,
+    Service,
+    ServicePrice,
+)
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.users import service as users_service
@@ -104,6 +110,14 @@ SERVICES: list[dict[str, Any]] = [
         "external_id": "mind-body-package",
     },
 ]
+# SPEC 14: the demo session is also sold in these currencies (minor units as Stripe counts them:
+# JPY has none, KWD three — 35000 is 35.000 KWD)
+PRICES = [
+    {"service_id": 123, "currency": "eur", "amount_cents": 9000},
+    {"service_id": 123, "currency": "gbp", "amount_cents": 8000},
+    {"service_id": 123, "currency": "jpy", "amount_cents": 15000},
+    {"service_id": 123, "currency": "kwd", "amount_cents": 35000},
+]
 PACKAGE_CHILDREN = [
     {
         "package_id": 999,
@@ -157,6 +171,9 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
             k: v for k, v in s.items() if k != "id"
         }
         await _upsert(session, Service, {"id": s["id"]}, values | {"currency": "usd", "is_active": True})
+    for price in PRICES:
+        key = {"service_id": price["service_id"], "currency": price["currency"]}
+        await _upsert(session, ServicePrice, key, {"amount_cents": price["amount_cents"]})
     for c in PACKAGE_CHILDREN:
         key = {"package_id": c["package_id"], "child_service_id": c["child_service_id"]}
         await _upsert(session, PackageChild, key, {k: v for k, v in c.items() if k not in key})
@@ -173,7 +190,12 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
         )
         if u["credit_cents"]:
             await credits_service.grant(
-                session, user.id, u["credit_cents"], key=f"demo-seed:{u['email']}", note="demo credit"
+                session,
+                user.id,
+                u["credit_cents"],
+                key=f"demo-seed:{u['email']}",
+                currency="usd",
+                note="demo credit",
             )
     await _fix_sequences(session)
     return {

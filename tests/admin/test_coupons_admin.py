@@ -159,7 +159,8 @@ async def test_fixed_amount_applies_only_in_its_currencies(client, admin, factor
     async with db(factory) as s:
         user = await make_user(s)
     headers = {"Authorization": f"Bearer {make_token(user.external_id)}"}
-    body = session_body(*future_slot(), service_id=sid, practitioner_id=pid)
+    # a checkout is in CHECKOUT_CURRENCY unless it says otherwise (SPEC 14)
+    body = session_body(*future_slot(), service_id=sid, practitioner_id=pid, currency="eur")
     usd_only = await new_coupon(client, admin, percent_off=None, amount_off={"usd": 1000})
     both = await new_coupon(client, admin, percent_off=None, amount_off={"usd": 1000, "eur": 800})
     percent = await new_coupon(client, admin, percent_off=10)

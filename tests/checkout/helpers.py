@@ -69,12 +69,14 @@ async def pay_in_browser(
     )
 
 
-async def make_user(session: AsyncSession, *, credit: int = 0) -> User:
+async def make_user(session: AsyncSession, *, credit: int = 0, currency: str = "usd") -> User:
     user = User(external_id=f"test|{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex[:8]}@example.com", roles=[])
     session.add(user)
     await session.flush()
     if credit:
-        await credits_service.grant(session, user.id, credit, key=f"test-grant:{user.id}")
+        await credits_service.grant(
+            session, user.id, credit, currency=currency, key=f"test-grant:{user.id}:{currency}"
+        )
     return user
 
 
@@ -205,17 +207,19 @@ async def blocking_bookings(
         return list(rows.scalars())
 
 
-async def credit_state(factory: async_sessionmaker[AsyncSession], user_id: int) -> dict[str, int]:
-    """The balance row next to the ledger sums (they must agree) and the ledger by kind."""
+async def credit_state(
+    factory: async_sessionmaker[AsyncSession], user_id: int, currency: str = "usd"
+) -> dict[str, int]:
+    """One currency's balance row next to its ledger sums (they must agree) and its ledger by kind."""
     from estuary_checkout.credits import repository as credits_repo
     from estuary_checkout.credits.models import CreditLedgerEntry
 
     async with db(factory) as s:
-        row = await credits_repo.get_balance(s, user_id)
-        ledger_balance, ledger_held = await credits_repo.ledger_sums(s, user_id)
+        row = await credits_repo.get_balance(s, user_id, currency)
+        ledger_balance, ledger_held = await credits_repo.ledger_sums(s, user_id, currency)
         kinds = await s.execute(
             select(CreditLedgerEntry.kind, func.sum(CreditLedgerEntry.amount_cents))
-            .where(CreditLedgerEntry.user_id == user_id)
+            .where(CreditLedgerEntry.user_id == user_id, CreditLedgerEntry.currency == currency)
             .group_by(CreditLedgerEntry.kind)
         )
         by_kind = {k: int(v) for k, v in kinds}

@@ -34,7 +34,13 @@ async def _balance(client, user):  # type: ignore[no-untyped-def]
     resp = await client.get(f"{API}/credits/balance", headers=user.headers)
     assert resp.status_code == 200, resp.text
     b = resp.json()
-    assert set(b) == {"balance_cents", "currency", "held_cents", "last_updated"} and b["currency"] == "usd"
+    assert set(b) == {"balance_cents", "currency", "held_cents", "last_updated", "balances"}
+    assert b["currency"] == "usd"
+    # these users only ever have usd credit: the list says the same as the top level, or nothing yet
+    assert b["balances"] in (
+        [],
+        [{"currency": "usd", "balance_cents": b["balance_cents"], "held_cents": b["held_cents"]}],
+    )
     return b["balance_cents"], b["held_cents"]
 
 
@@ -192,12 +198,14 @@ async def test_balance_cannot_go_negative_in_the_database(factory, new_user):
     # an overdraw raises, and the transaction it ran in (ledger row included) rolls back
     with pytest.raises(InsufficientCredit):
         async with db(factory) as s:
-            await credits_service.hold(s, user.id, 101, order_id=uuid.uuid4())
+            await credits_service.hold(s, user.id, 101, currency="usd", order_id=uuid.uuid4())
     # even a raw UPDATE that bypasses the service is refused by the CHECK constraint
     with pytest.raises(IntegrityError):
         async with db(factory) as s:
             await s.execute(
-                update(CreditBalance).where(CreditBalance.user_id == user.id).values(balance_cents=-1)
+                update(CreditBalance)
+                .where(CreditBalance.user_id == user.id, CreditBalance.currency == "usd")
+                .values(balance_cents=-1)
             )
     state = await credit_state(factory, user.id)
     _consistent(state)
@@ -208,10 +216,10 @@ async def test_ledger_keys_make_movements_idempotent(factory, new_user):
     user = await new_user(credit=1000)
     order_id = uuid.uuid4()
     async with db(factory) as s:
-        assert await credits_service.hold(s, user.id, 400, order_id=order_id) is True
-        assert await credits_service.hold(s, user.id, 400, order_id=order_id) is False
-        assert await credits_service.capture(s, user.id, 400, order_id=order_id) is True
-        assert await credits_service.capture(s, user.id, 400, order_id=order_id) is False
+        assert await credits_service.hold(s, user.id, 400, currency="usd", order_id=order_id) is True
+        assert await credits_service.hold(s, user.id, 400, currency="usd", order_id=order_id) is False
+        assert await credits_service.capture(s, user.id, 400, currency="usd", order_id=order_id) is True
+        assert await credits_service.capture(s, user.id, 400, currency="usd", order_id=order_id) is False
     state = await credit_state(factory, user.id)
     _consistent(state)
     assert (state["balance"], state["held"]) == (600, 0)

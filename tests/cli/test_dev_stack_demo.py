@@ -165,6 +165,17 @@ def test_demo_pays_end_to_end(dev_stack, kind):  # type: ignore[no-untyped-def]
         assert "a pass was granted" in r.stdout
 
 
+@pytest.mark.parametrize(("currency", "total"), [("jpy", "¥16,313"), ("kwd", "KWD38.060")])
+def test_demo_pays_in_another_currency(dev_stack, currency, total):  # type: ignore[no-untyped-def]
+    """SPEC 14's worked numbers, end to end: the demo session in yen (no minor unit) and in
+    Kuwaiti dinars (three), priced, charged at Stripe and shown by the registry's formatting."""
+    email = f"{currency}-demo@example.com"  # no pass, no credit: the whole price is charged
+    r = _demo(dev_stack, "--user-email", email, "--checkout-type", "session", "--currency", currency)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "completed (payment paid)" in r.stdout
+    assert re.search(rf"total charged\s*│\s*{re.escape(total)}", r.stdout), r.stdout
+
+
 def test_demo_declined_card_exits_non_zero_with_the_decline(dev_stack):  # type: ignore[no-untyped-def]
     r = _demo(
         dev_stack,
@@ -185,7 +196,7 @@ def test_demo_cancel_pays_cancels_and_shows_the_refund(dev_stack):  # type: igno
     assert r.returncode == 0, r.stdout + r.stderr
     assert "canceled" in r.stdout and "refunded to card" in r.stdout
     # three days ahead or more is inside the full-refund window: the whole 108.75 USD comes back
-    assert re.search(r"refunded to card\s*│\s*108\.75 USD", r.stdout), r.stdout
+    assert re.search(r"refunded to card\s*│\s*\$108\.75", r.stdout), r.stdout
     assert "refunded (payment refunded)" in r.stdout
     booking_id = int(re.search(r"booking-lifecycle-(\d+)", r.stdout).group(1))  # type: ignore[union-attr]
     assert f"booking {booking_id}" in r.stdout

@@ -93,7 +93,13 @@ async def test_valid_token_creates_user_once(client, session):
     for _ in range(2):
         r = await client.get(ROUTE, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
-        assert r.json() == {"balance_cents": 0, "currency": "usd", "held_cents": 0, "last_updated": None}
+        assert r.json() == {
+            "balance_cents": 0,
+            "currency": "usd",
+            "held_cents": 0,
+            "last_updated": None,
+            "balances": [],
+        }
     count = (
         await session.execute(
             select(func.count()).select_from(User).where(User.external_id == "test|first-sight")

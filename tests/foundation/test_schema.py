@@ -119,7 +119,7 @@ async def test_balance_cannot_go_negative_in_the_database(app_state):
         u = User(external_id=f"test|{uuid.uuid4().hex}")
         session.add(u)
         await session.flush()
-        session.add(CreditBalance(user_id=u.id, balance_cents=100, held_cents=0))
+        session.add(CreditBalance(user_id=u.id, currency="usd", balance_cents=100, held_cents=0))
     with pytest.raises(IntegrityError):
         async for session in session_scope(app_state.session_factory):
             await session.execute(
@@ -163,8 +163,10 @@ async def test_seed_demo_twice_changes_nothing(app_state):
             await session.execute(select(CreditBalance).where(CreditBalance.user_id == user.id))
         ).scalar_one()
     assert bal.balance_cents + bal.held_cents >= 0
-    ledger = [r for r in after["credit_ledger"] if r[3] == "demo-seed:demo@example.com"]
-    assert len(ledger) == 1 and ledger[0][4] == 2000
+    names = [c.name for c in Base.metadata.tables["credit_ledger"].columns]
+    ledger = [dict(zip(names, r, strict=True)) for r in after["credit_ledger"]]
+    seeded = [r for r in ledger if r["key"] == "demo-seed:demo@example.com"]
+    assert len(seeded) == 1 and (seeded[0]["amount_cents"], seeded[0]["currency"]) == (2000, "usd")
 
 
 def _drift(url: str) -> list:
@@ -396,3 +398,106 @@ def test_coupon_amount_migration_keeps_the_amounts(scratch_url):
     ]
     assert "audit_log" not in asyncio.run(_tables(scratch_url))
     assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM coupon_redemption"))[0] == [(1,)]
+
+
+def test_credit_per_currency_migration_keeps_balances_and_ledger(scratch_url):
+    """0006 → 0007 on a database with store credit in it (a held amount, a captured one, a
+    balance row spelled 'EUR'): every balance keeps its figures in the currency its row named,
+    every ledger row takes that currency, and per (user, currency) the ledger still sums to the
+    balance; afterwards the key is (user_id, currency). The downgrade keeps the money too, and
+    refuses rather than merge two currencies' credit."""
+    upgrade(scratch_url, "0006")
+    sqlite = scratch_url.startswith("sqlite")
+    now = "'2031-03-03 10:00:00.000000'" if sqlite else "'2031-03-03 10:00:00+00'"
+    oid = "'1f0c6f8a9a5c4f53a0d5e2b1c3d4e5f6'" if sqlite else "'1f0c6f8a-9a5c-4f53-a0d5-e2b1c3d4e5f6'"
+    ledger = (
+        "INSERT INTO credit_ledger (user_id, kind, key, amount_cents, balance_delta_cents, held_delta_cents,"
+        " order_id, note, created_at) VALUES "
+    )
+    asyncio.run(
+        _exec(
+            scratch_url,
+            *(
+                f"INSERT INTO \"user\" (id, external_id, roles, created_at, updated_at) VALUES ({u}, 'u{u}', '[]', {now}, {now})"
+                for u in (5, 6, 7)
+            ),
+            f"INSERT INTO credit_balance (user_id, currency, balance_cents, held_cents, updated_at) VALUES (5, 'usd', 700, 300, {now})",
+            f"INSERT INTO credit_balance (user_id, currency, balance_cents, held_cents, updated_at) VALUES (6, 'EUR', 250, 0, {now})",
+            ledger + f"(5, 'grant', 'g5', 1000, 1000, 0, NULL, 'seed', {now})",
+            ledger + f"(5, 'hold', 'h5', 300, -300, 300, {oid}, NULL, {now})",
+            ledger + f"(6, 'grant', 'g6', 500, 500, 0, NULL, NULL, {now})",
+            ledger + f"(6, 'hold', 'h6', 250, -250, 250, NULL, NULL, {now})",
+            ledger + f"(6, 'capture', 'c6', 250, 0, -250, NULL, NULL, {now})",
+            # hand-made: a movement whose balance row is missing gets usd, what the code always wrote
+            ledger + f"(7, 'adjustment', 'a7', 40, 0, 0, NULL, NULL, {now})",
+        )
+    )
+    upgrade(scratch_url, "0007")
+
+    def books() -> tuple[list, list]:
+        balances, sums = asyncio.run(
+            _exec(
+                scratch_url,
+                "SELECT user_id, currency, balance_cents, held_cents FROM credit_balance ORDER BY user_id, currency",
+                "SELECT user_id, currency, sum(balance_delta_cents), sum(held_delta_cents), count(*) FROM credit_ledger"
+                " GROUP BY user_id, currency ORDER BY user_id, currency",
+            )
+        )
+        return [tuple(r) for r in balances], [tuple(r) for r in sums]
+
+    balances, sums = books()
+    assert balances == [(5, "usd", 700, 300), (6, "eur", 250, 0)]
+    assert sums == [(5, "usd", 700, 300, 2), (6, "eur", 250, 0, 3), (7, "usd", 0, 0, 1)]
+    assert asyncio.run(
+        _exec(
+            scratch_url, "SELECT key, order_id IS NOT NULL FROM credit_ledger WHERE user_id = 5 ORDER BY id"
+        )
+    )[0] == [
+        ("g5", False),
+        ("h5", True),
+    ]
+
+    async def primary_key() -> list[str]:
+        engine = make_engine(scratch_url)
+        async with engine.connect() as conn:
+            pk = await conn.run_sync(lambda c: inspect(c).get_pk_constraint("credit_balance"))
+        await engine.dispose()
+        return list(pk["constrained_columns"])
+
+    assert asyncio.run(primary_key()) == ["user_id", "currency"]
+    balance = "INSERT INTO credit_balance (user_id, currency, balance_cents, held_cents, updated_at) VALUES "
+    asyncio.run(_exec(scratch_url, balance + f"(5, 'eur', 0, 0, {now})"))  # a second currency: its own row
+    for bad in (
+        balance + f"(5, 'usd', 1, 0, {now})",  # one row per (user, currency)
+        balance + f"(6, 'GBP', 1, 0, {now})",  # one spelling per currency
+        balance + f"(6, 'gbp', -1, 0, {now})",  # never negative, in any currency
+        ledger.replace("(user_id,", "(currency, user_id,")
+        + f"('USD', 5, 'grant', 'x', 1, 1, 0, NULL, NULL, {now})",
+    ):
+        with pytest.raises((IntegrityError, DBAPIError)):
+            asyncio.run(_exec(scratch_url, bad))
+
+    # down: user 5's empty eur row goes, the money stays where it was
+    downgrade(scratch_url, "0006")
+    (rows,) = asyncio.run(
+        _exec(
+            scratch_url,
+            "SELECT user_id, currency, balance_cents, held_cents FROM credit_balance ORDER BY user_id",
+        )
+    )
+    assert [tuple(r) for r in rows] == [(5, "usd", 700, 300), (6, "eur", 250, 0)]
+    assert asyncio.run(_exec(scratch_url, "SELECT count(*) FROM credit_ledger"))[0] == [(6,)]
+    # up again, then credit in two currencies for one user: the downgrade refuses, nothing changes
+    upgrade(scratch_url, "0007")
+    assert books() == (balances, sums)
+    asyncio.run(
+        _exec(
+            scratch_url,
+            balance + f"(5, 'eur', 90, 0, {now})",
+            ledger.replace("(user_id,", "(currency, user_id,")
+            + f"('eur', 5, 'grant', 'g5e', 90, 90, 0, NULL, NULL, {now})",
+        )
+    )
+    with pytest.raises(RuntimeError, match="more than one currency"):
+        downgrade(scratch_url, "0006")
+    assert books()[0] == [(5, "eur", 90, 0), (5, "usd", 700, 300), (6, "eur", 250, 0)]

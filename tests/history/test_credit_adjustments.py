@@ -100,9 +100,44 @@ async def test_add_then_take_credit_by_id_and_by_email(client, factory, new_user
         409,
         "INSUFFICIENT_CREDIT",
     )
-    assert below["details"] == {"balance_cents": 0, "amount_cents": -1}
+    assert below["details"] == {"balance_cents": 0, "currency": "usd", "amount_cents": -1}
     assert await _adjustments(factory, user.id) == 2
     assert await _balance(client, user) == 0
+
+
+async def test_an_adjustment_moves_one_currencys_credit(client, factory, new_user):
+    """`currency` names the balance moved (any case; default the configured usd); taking more
+    than that currency holds is refused whatever the others hold."""
+    admin, user = await new_user(admin=True), await new_user(credit=5000)  # usd
+    added = await client.post(
+        ADJUST,
+        json={"user_id": user.id, "currency": "EUR", "amount_cents": 700, "reason": "goodwill"},
+        headers=admin.headers | _key(),
+    )
+    assert added.status_code == 201, added.text
+    assert (added.json()["currency"], added.json()["balance_cents"]) == ("eur", 700)
+    over = assert_error(
+        await client.post(
+            ADJUST,
+            json={"user_id": user.id, "currency": "eur", "amount_cents": -701, "reason": "too much"},
+            headers=admin.headers | _key(),
+        ),
+        409,
+        "INSUFFICIENT_CREDIT",
+    )
+    assert over["details"] == {"balance_cents": 700, "currency": "eur", "amount_cents": -701}
+    r = await client.get(f"{API}/credits/balance", params={"currency": "eur"}, headers=user.headers)
+    assert (r.json()["balance_cents"], r.json()["balances"]) == (
+        700,
+        [
+            {"currency": "eur", "balance_cents": 700, "held_cents": 0},
+            {"currency": "usd", "balance_cents": 5000, "held_cents": 0},
+        ],
+    )
+    for currency in ("eur", "usd"):
+        state = await credit_state(factory, user.id, currency)
+        assert state["balance"] == state["ledger_balance"]
+    assert (await credit_state(factory, user.id, "eur")).get("sum_adjustment") == 700
 
 
 async def test_the_same_key_moves_the_money_once(client, factory, new_user):
@@ -142,15 +177,18 @@ async def test_the_ledger_key_survives_a_lost_idempotency_record(factory, new_us
     for _ in range(2):
         async with db(factory) as s:
             row = await credits_service.adjust_for_operator(
-                s, operator, body, idempotency_key="k-1", service_currency="usd", actor=Actor("test")
+                s, operator, body, idempotency_key="k-1", default_currency="usd", actor=Actor("test")
             )
             assert row.balance_cents == 400
     other = CreditAdjustmentCreate(user_id=user.id, amount_cents=-400, reason="not the same")
-    with pytest.raises(IdempotencyKeyReused):
-        async with db(factory) as s:
-            await credits_service.adjust_for_operator(
-                s, operator, other, idempotency_key="k-1", service_currency="usd", actor=Actor("test")
-            )
+    # the same movement in another currency is other money too
+    in_eur = CreditAdjustmentCreate(user_id=user.id, currency="eur", amount_cents=400, reason="twice?")
+    for wrong in (other, in_eur):
+        with pytest.raises(IdempotencyKeyReused):
+            async with db(factory) as s:
+                await credits_service.adjust_for_operator(
+                    s, operator, wrong, idempotency_key="k-1", default_currency="usd", actor=Actor("test")
+                )
     assert await _adjustments(factory, user.id) == 1
     long_key = "x" * 255
     assert len(credits_service.adjustment_key(admin.id, long_key)) <= 200
@@ -189,12 +227,6 @@ async def test_who_may_adjust_and_what_is_refused(client, new_user):
     assert (
         await client.post(ADJUST, json=ok | {"amount_cents": 10_000_000}, headers=admin.headers | _key())
     ).status_code == 201
-    body = assert_error(
-        await client.post(ADJUST, json=ok | {"currency": "eur"}, headers=admin.headers | _key()),
-        422,
-        "CURRENCY_NOT_SUPPORTED",
-    )
-    assert body["details"] == {"field": "currency", "supported": ["usd"]}
     assert_error(
         await client.post(ADJUST, json=ok | {"user_id": 2_000_000_000}, headers=admin.headers | _key()),
         404,

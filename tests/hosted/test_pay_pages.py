@@ -217,3 +217,26 @@ async def test_an_open_order_is_paid_on_its_own_page(page, served, admin, factor
     async with db(factory) as s:
         order = await s.get(Order, uuid.UUID(created["order_id"]))
         assert order is not None and order.status == "completed"
+
+
+async def test_an_offer_in_yen_and_in_dinars(page, served, admin, app_state):  # app_state: the demo catalog
+    """The demo session sold in JPY (no minor unit) and KWD (three): the page shows the worked
+    numbers of SPEC 14 by the digits Stripe counts, not a browser's guess."""
+    for currency, total, tax in (("jpy", "¥16,313", "¥1,313"), ("kwd", "KWD 38.060", "KWD 3.060")):
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            r = await http.post(
+                f"{API}/admin/payment-links",
+                json={"service_id": 123, "practitioner_id": 456, "currency": currency},
+                headers=admin,
+            )
+        assert r.status_code == 201, r.text
+        await page.goto(f"{served.url}/stripe/fastapi/pay/{r.json()['slug']}")  # not signed in: the offer
+        from playwright.async_api import expect
+
+        await expect(page.locator("#breakdown dd.total")).to_have_text(
+            total.replace(" ", "\xa0"), timeout=TIMEOUT
+        )
+        assert await page.inner_text('#breakdown dd[data-amount="tax_cents"]') in (
+            tax,
+            tax.replace(" ", "\xa0"),
+        )

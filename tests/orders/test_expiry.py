@@ -56,8 +56,8 @@ async def _state(app_state, order_id: str, user_id: int, code: str):  # type: ig
         bookings = (
             (await s.execute(select(Booking.status).where(Booking.order_id == order.id))).scalars().all()
         )
-        bal = await credits_repo.get_balance(s, user_id)
-        sums = await credits_repo.ledger_sums(s, user_id)
+        bal = await credits_repo.get_balance(s, user_id, "usd")
+        sums = await credits_repo.ledger_sums(s, user_id, "usd")
         coupon = (await s.execute(select(Coupon).where(Coupon.code == code))).scalar_one()
         refunds = (await s.execute(select(Refund).where(Refund.order_id == order.id))).scalars().all()
     assert (bal.balance_cents, bal.held_cents) == sums

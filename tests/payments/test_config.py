@@ -15,7 +15,7 @@ async def test_config_points_the_browser_at_the_emulators_stripe_js(client, auth
     assert r.status_code == 200
     assert r.json() == {
         "publishable_key": settings.stripe_publishable_key,
-        "currencies": [settings.currency],
+        "currencies": settings.offered_currencies(),
         "default_currency": settings.currency,
         "tax_rate": str(settings.tax_rate),
         "hold_minutes": settings.hold_minutes,

@@ -111,8 +111,8 @@ async def test_credit_never_negative_and_ledger_matches(rclient, session, make_t
     ok = [r.json() for r in results if r.status_code == 201]
     applied = [o["credits_applied_cents"] for o in ok]
     async with open_state.session_factory() as s:
-        bal = await credits_repo.get_balance(s, user.id)
-        sums = await credits_repo.ledger_sums(s, user.id)
+        bal = await credits_repo.get_balance(s, user.id, "usd")
+        sums = await credits_repo.ledger_sums(s, user.id, "usd")
         captured = (
             await s.execute(
                 select(func.coalesce(func.sum(CreditLedgerEntry.amount_cents), 0)).where(

@@ -154,8 +154,8 @@ async def test_faults_leave_every_order_consistent(faulty_state, session, make_t
             else:
                 assert pi.status == "canceled" and bookings == ["canceled"]
         for u in users:
-            bal = await credits_repo.get_balance(s, u.id)
-            assert (bal.balance_cents, bal.held_cents) == await credits_repo.ledger_sums(s, u.id)
+            bal = await credits_repo.get_balance(s, u.id, "usd")
+            assert (bal.balance_cents, bal.held_cents) == await credits_repo.ledger_sums(s, u.id, "usd")
             assert bal.held_cents == 0
             mine = [o for o in orders if o.user_id == u.id]
             spent = sum(o.credits_applied_cents for o in mine if o.status == "completed")

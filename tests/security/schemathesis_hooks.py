@@ -95,16 +95,11 @@ KNOWN = (
     ),
     Known(
         "positive_data_acceptance",
-        "store credit is kept in the configured currency (CHECKOUT_CURRENCY); the schema is the same "
-        "for every deployment",
-        _code("CURRENCY_NOT_SUPPORTED"),
-    ),
-    Known(
-        "positive_data_acceptance",
         "a checkout or refund rule refused a well-formed request: the answer depends on the catalog "
         "rows the ids name (a service's type, duration, practitioner, currency, availability), on "
         "the clock, on a coupon's terms or on an order's payments, none of which a schema holds",
         _code(
+            "AMOUNT_TOO_LARGE",
             "AMOUNT_TOO_SMALL",
             "CHECKOUT_TYPE_MISMATCH",
             "COUPON_EXPIRED",
@@ -115,6 +110,7 @@ KNOWN = (
             "COUPON_NOT_STARTED",
             "CURRENCY_MISMATCH",
             "CURRENCY_NOT_OFFERED",
+            "CURRENCY_NOT_CHARGEABLE",
             "INVALID_CHILD_SELECTION",
             "INVALID_DURATION",
             "INVALID_TIMES",

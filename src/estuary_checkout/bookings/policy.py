@@ -8,7 +8,7 @@ from typing import Literal
 
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.pricing.allocation import split_refund
-from estuary_checkout.pricing.service import round_half_up_div
+from estuary_checkout.pricing.service import PERCENT, percent_of
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,14 @@ def cancel_terms(
     if now >= start_at and not by_operator:
         return CancelTerms("started", 0, False)
     if by_operator or start_at - now >= timedelta(hours=policy.full_refund_hours):
-        return CancelTerms(None, 100, covered_by_pass)
+        return CancelTerms(None, PERCENT, covered_by_pass)
     return CancelTerms(None, policy.late_cancel_refund_percent, False)
 
 
 def refund_split(percent: int, *, credit_share: int, card_share: int) -> tuple[int, int]:
     """(credit, card) refunded for `percent` of a booking's paid share: the amount is rounded
     half up, then split back in the proportion credit and card paid it (largest remainder)."""
-    amount = round_half_up_div((credit_share + card_share) * percent, 100)
+    amount = percent_of(credit_share + card_share, percent)
     return split_refund(amount, credit_share, card_share)
 
 

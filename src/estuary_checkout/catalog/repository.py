@@ -26,7 +26,12 @@ async def services_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int,
                 select(Service)
                 .where(Service.id.in_(wanted))
                 # one statement (outer joins) rather than one per relationship: a hot read of create
-                .options(joinedload(Service.children).joinedload(PackageChild.child))
+                .options(
+                    joinedload(Service.children)
+                    .joinedload(PackageChild.child)
+                    .joinedload(Service.other_prices),
+                    joinedload(Service.other_prices),
+                )
             )
         )
         .unique()

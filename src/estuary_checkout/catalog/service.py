@@ -55,6 +55,14 @@ def is_purchasable(service: Service, now: datetime) -> bool:
     return not (service.available_until is not None and now >= service.available_until)
 
 
+def price_in(service: Service, currency: str) -> int | None:
+    """The service's price in `currency` (its default price or one of `other_prices`, which must
+    be loaded), or None if it is not sold in that currency."""
+    if currency == service.currency:
+        return service.price_cents
+    return next((p.amount_cents for p in service.other_prices if p.currency == currency), None)
+
+
 def prices(service: Service) -> list[Price]:
     """Every price of the service: its default currency first, then the others by code.
     Needs `other_prices` loaded."""

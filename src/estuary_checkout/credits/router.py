@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from estuary_checkout.credits import service as credits_service
-from estuary_checkout.credits.errors import CreditCurrencyNotSupported, InsufficientCredit
-from estuary_checkout.credits.schemas import CreditAdjustment, CreditAdjustmentCreate, CreditBalancePublic
+from estuary_checkout.credits.errors import InsufficientCredit
+from estuary_checkout.credits.schemas import (
+    CreditAdjustment,
+    CreditAdjustmentCreate,
+    CreditBalancePublic,
+    CurrencyBalancePublic,
+    CurrencyCode,
+)
 from estuary_checkout.deps import AdminActor, AdminUser, CurrentUser, DbSession, RequiredIdempotencyKey, State
 from estuary_checkout.errors import Forbidden, error_responses
 from estuary_checkout.idempotency import service as idempotency
@@ -15,15 +23,29 @@ from estuary_checkout.users.errors import UserNotFound
 router = APIRouter(prefix=API_PREFIX, tags=["credits"])
 
 
+CurrencyQuery = Annotated[
+    CurrencyCode | None,
+    Query(
+        description="the currency of the top-level figures (3 lower-case letters); default: CHECKOUT_CURRENCY"
+    ),
+]
+
+
 @router.get("/credits/balance", response_model=CreditBalancePublic, responses=error_responses())
-async def credit_balance(user: CurrentUser, session: DbSession) -> CreditBalancePublic:
-    """The caller's store credit: spendable balance and the part held by unpaid orders."""
-    b = await credits_service.get_balance(session, user.id)
+async def credit_balance(
+    user: CurrentUser, session: DbSession, state: State, currency: CurrencyQuery = None
+) -> CreditBalancePublic:
+    """The caller's store credit per currency: spendable balance and the part held by unpaid orders."""
+    b = await credits_service.get_balance(session, user.id, currency or state.settings.currency)
     return CreditBalancePublic(
         balance_cents=b.balance_cents,
         currency=b.currency,
         held_cents=b.held_cents,
         last_updated=b.last_updated,
+        balances=[
+            CurrencyBalancePublic(currency=c.currency, balance_cents=c.balance_cents, held_cents=c.held_cents)
+            for c in b.balances
+        ],
     )
 
 
@@ -36,7 +58,6 @@ async def credit_balance(user: CurrentUser, session: DbSession) -> CreditBalance
         Forbidden,
         UserNotFound,
         InsufficientCredit,
-        CreditCurrencyNotSupported,
         IdempotencyKeyReused,
         IdempotencyInProgress,
     ),
@@ -63,7 +84,7 @@ async def adjust_credit(
             admin,
             body,
             idempotency_key=idempotency_key,
-            service_currency=state.settings.currency,
+            default_currency=state.settings.currency,
             actor=actor,
         ),
     )

@@ -10,11 +10,27 @@ from estuary_checkout.fields import JsonInteger
 MAX_ADJUSTMENT_CENTS = 10_000_000
 
 
-class CreditBalancePublic(BaseModel):
-    balance_cents: int
+# a currency as the API takes it in a query: ISO 4217 letters, lower case
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+
+
+class CurrencyBalancePublic(BaseModel):
     currency: str
+    balance_cents: int
     held_cents: int
+
+
+class CreditBalancePublic(BaseModel):
+    """One currency's credit at the top level (the asked one, else the default currency), and every
+    currency the user has credit in; credit in one currency never pays in another."""
+
+    balance_cents: int = Field(description="spendable now, in `currency`")
+    currency: str
+    held_cents: int = Field(description="reserved by unpaid orders in `currency`")
     last_updated: datetime | None
+    balances: list[CurrencyBalancePublic] = Field(
+        description="each currency the user has store credit rows in, by currency code"
+    )
 
 
 class CreditAdjustmentCreate(BaseModel):
@@ -42,7 +58,8 @@ class CreditAdjustmentCreate(BaseModel):
         | None
     ) = Field(default=None, validate_default=True, description="instead of user_id (any case)")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)] | None = Field(
-        default=None, description="default: the service currency (the only one store credit is kept in)"
+        default=None,
+        description="default: the configured currency (CHECKOUT_CURRENCY); credit is kept per currency",
     )
     amount_cents: Annotated[int, Field(ge=-MAX_ADJUSTMENT_CENTS, le=MAX_ADJUSTMENT_CENTS), JsonInteger] = (
         Field(

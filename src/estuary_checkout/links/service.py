@@ -16,7 +16,8 @@ from estuary_checkout.audit import service as audit
 from estuary_checkout.audit.service import Actor
 from estuary_checkout.catalog import repository as catalog_repo
 from estuary_checkout.catalog.models import Practitioner, Service
-from estuary_checkout.catalog.service import is_purchasable
+from estuary_checkout.catalog.service import is_purchasable, price_in
+from estuary_checkout.catalog.service import prices as catalog_prices
 from estuary_checkout.config import Settings
 from estuary_checkout.coupons import service as coupons_service
 from estuary_checkout.db.base import utcnow
@@ -143,9 +144,13 @@ async def create(
     session: AsyncSession, settings: Settings, actor: Actor, body: LinkCreate, base_url: str
 ) -> LinkAdmin:
     service, _practitioner = await _service_and_practitioner(session, body.service_id, body.practitioner_id)
-    currency = body.currency or service.currency
-    if currency != service.currency:
-        raise CurrencyNotOffered(details={"field": "currency", "currencies": [service.currency]})
+    currency = body.currency or settings.currency
+    if currency not in settings.offered_currencies() or (
+        price_in(service, currency) is None
+        and not (service.type == "package" and service.price_cents is None)
+    ):
+        offered = [p.currency for p in catalog_prices(service)]
+        raise CurrencyNotOffered(details={"field": "currency", "currencies": offered})
     if service.type == "session" and body.quantity != 1:
         raise ServiceNotPurchasable("A session link sells one session", details={"field": "quantity"})
     if body.child_selections and service.type != "package":
@@ -181,7 +186,7 @@ async def create(
     session.add(link)
     await session.flush()
     if service.type == "package":  # the selections must make a package that can be priced
-        package_children(service, _item(link, service), 0)
+        package_children(service, _item(link, service), 0, currency)
     view = admin_view(link, base_url)
     await audit.record(
         session, actor, action="create", entity="payment_link", entity_id=link.id, before=None, after=view
@@ -331,10 +336,11 @@ async def _quote(
     particular: no store credit, no pass, the link's coupon if it applies."""
     if service.type == "package":
         unit = pricing.package_unit_price(
-            service.price_cents, package_children(service, _item(link, service), 0)
+            price_in(service, link.currency),
+            package_children(service, _item(link, service), 0, link.currency),
         )
     else:
-        unit = int(service.price_cents or 0)
+        unit = int(price_in(service, link.currency) or 0)
     line = pricing.PricedLine(service.id, unit * link.quantity)
     coupon = None
     if link.coupon_code:
@@ -354,7 +360,7 @@ async def _quote(
     t = pricing.price_totals(
         [line],
         coupon=coupons_service.terms(coupon) if coupon else None,
-        tax_rate=settings.tax_rate,
+        tax_rate=settings.tax_rate_for(link.currency),
         currency=link.currency,
         credits_available=0,
         use_credits=False,
@@ -393,6 +399,7 @@ async def checkout_request(
         save_payment_method=body.save_payment_method,
         payment_method_id=body.payment_method_id,
         coupon_code=link.coupon_code or body.coupon_code,
+        currency=link.currency,
         metadata={k: v for k, v in (link.metadata_ or {}).items()},
     )
     return link, request

@@ -17,7 +17,7 @@ from estuary_checkout.credits import service as credits_service
 from estuary_checkout.db.session import SessionOrConnection, orm_session
 from estuary_checkout.orders.errors import (
     CheckoutTypeMismatch,
-    CurrencyMismatch,
+    CurrencyNotOffered,
     InvalidChildSelection,
     InvalidDuration,
     PractitionerMismatch,
@@ -90,7 +90,9 @@ class Cart:
     coupon: Coupon | None
 
 
-def package_children(service: Service, item: CheckoutItem, line_no: int) -> list[pricing.ChildPick]:
+def package_children(
+    service: Service, item: CheckoutItem, line_no: int, currency: str
+) -> list[pricing.ChildPick]:
     rules = {c.child_service_id: c for c in service.children}
     selections = item.child_selections or {}
     field_base = f"items[{line_no}].child_selections"
@@ -118,10 +120,19 @@ def package_children(service: Service, item: CheckoutItem, line_no: int) -> list
             qty = (sel.quantity if sel.quantity else rule.quantity) if sel is not None and sel.selected else 0
         if rule.child.price_cents is None:
             raise ServiceNotPurchasable(details={"service_id": child_id})
+        child_price = catalog_service.price_in(rule.child, currency)
+        if child_price is None:
+            raise CurrencyNotOffered(
+                details={
+                    "field": f"items[{line_no}].service_id",
+                    "service_id": child_id,
+                    "currency": currency,
+                }
+            )
         picks.append(
             pricing.ChildPick(
                 child_service_id=child_id,
-                price_cents=rule.child.price_cents,
+                price_cents=child_price,
                 discount_percentage=rule.discount_percentage,
                 quantity=qty,
                 default_quantity=rule.quantity,
@@ -162,7 +173,12 @@ async def build_cart(
             )
     want_type = SERVICE_TYPE[body.checkout_type]
     lines: list[CartLine] = []
-    currencies: set[str] = set()
+    # one order, one currency (SPEC 14): the request's, else the default; every item priced in it
+    currency = body.currency or settings.currency
+    if currency not in settings.offered_currencies():
+        raise CurrencyNotOffered(
+            details={"field": "currency", "currency": currency, "currencies": settings.offered_currencies()}
+        )
     lead = timedelta(minutes=settings.min_lead_minutes)
     pass_uses: dict[int, int] = {}
     # sessions earlier in this cart, per practitioner: [start, blocked_until) as they will be held
@@ -186,7 +202,11 @@ async def build_cart(
             raise PractitionerMismatch(details={"field": f"{f}.practitioner_id"})
         if not practitioner.is_active or not catalog_service.is_purchasable(service, now):
             raise ServiceNotPurchasable(details={"field": f"{f}.service_id", "service_id": service.id})
-        currencies.add(service.currency)
+        price = catalog_service.price_in(service, currency)
+        if price is None and not (service.type == "package" and service.price_cents is None):
+            raise CurrencyNotOffered(
+                details={"field": f"{f}.service_id", "service_id": service.id, "currency": currency}
+            )
 
         if service.type == "session":
             if item.quantity != 1:
@@ -226,10 +246,10 @@ async def build_cart(
                         pass_id = candidate
                         pass_uses[candidate] = pass_uses.get(candidate, 0) + 1
                         break
-            price = 0 if pass_id is not None else int(service.price_cents or 0)
+            unit = int(price or 0)
             lines.append(
                 CartLine(
-                    n, service, practitioner, 1, int(service.price_cents or 0), price, start, end, pass_id
+                    n, service, practitioner, 1, unit, 0 if pass_id is not None else unit, start, end, pass_id
                 )
             )
             continue
@@ -243,11 +263,11 @@ async def build_cart(
         if service.type == "bundle":
             if item.child_selections:
                 raise InvalidChildSelection(details={"field": f"{f}.child_selections"})
-            unit = int(service.price_cents or 0)
+            unit = int(price or 0)
             lines.append(CartLine(n, service, practitioner, item.quantity, unit, unit * item.quantity))
         else:
-            picks = package_children(service, item, n)
-            unit = pricing.package_unit_price(service.price_cents, picks)
+            picks = package_children(service, item, n, currency)
+            unit = pricing.package_unit_price(price, picks)
             names = {c.child_service_id: c.child.name for c in service.children}
             lines.append(
                 CartLine(
@@ -262,9 +282,6 @@ async def build_cart(
                 )
             )
 
-    if len(currencies) > 1:
-        raise CurrencyMismatch(details={"currencies": sorted(currencies)})
-    currency = currencies.pop()
     priced = [pricing.PricedLine(line.service.id, line.line_total_cents) for line in lines]
     subtotal = sum(p.line_total_cents for p in priced)
 
@@ -281,11 +298,11 @@ async def build_cart(
                 currency=currency,
                 now=now,
             )
-    available = await credits_service.available_cents(db, user.id)
+    available = await credits_service.available_cents(db, user.id, currency)
     totals = pricing.price_totals(
         priced,
         coupon=coupons_service.terms(coupon) if coupon else None,
-        tax_rate=settings.tax_rate,
+        tax_rate=settings.tax_rate_for(currency),
         currency=currency,
         credits_available=available,
         use_credits=body.use_credits,

@@ -16,6 +16,12 @@ class CheckoutTypeMismatch(AppError):
     message = "The checkout type does not match the item's service type"
 
 
+class CurrencyNotOffered(AppError):
+    status_code = 422
+    code = "CURRENCY_NOT_OFFERED"
+    message = "Not sold in this currency"
+
+
 class CurrencyMismatch(AppError):
     status_code = 422
     code = "CURRENCY_MISMATCH"

@@ -22,7 +22,7 @@ from estuary_checkout.orders.schemas import (
 )
 from estuary_checkout.paths import API_PREFIX
 from estuary_checkout.payments.errors import PaymentFailed, PaymentMethodNotFound, PaymentProviderUnavailable
-from estuary_checkout.pricing.errors import AmountTooSmall
+from estuary_checkout.pricing.errors import AmountTooLarge, AmountTooSmall, CurrencyNotChargeable
 
 router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
 
@@ -39,6 +39,8 @@ CART_ERRORS = (
     e.InvalidChildSelection,
     e.QuantityOutOfRange,
     AmountTooSmall,
+    AmountTooLarge,
+    CurrencyNotChargeable,
     coupon_errors.CouponNotFound,
     coupon_errors.CouponInactive,
     coupon_errors.CouponNotStarted,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from estuary_checkout.fields import DateTimeText, JsonBool, JsonInteger, OnlyMatchingKeys
+from estuary_checkout.fields import Currency, DateTimeText, JsonBool, JsonInteger, OnlyMatchingKeys
 
 CheckoutType = Literal["single_session", "bundle", "package"]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647), JsonInteger]
@@ -54,6 +54,10 @@ class CheckoutRequest(Strict):
         Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] | None
     ) = None
     payment_method_id: StripeId | None = None
+    currency: Currency | None = Field(
+        default=None,
+        description="the order's currency (default CHECKOUT_CURRENCY); every item must be sold in it",
+    )
     metadata: Annotated[dict[MetaKey, MetaValue], OnlyMatchingKeys] | None = Field(
         default=None, max_length=20
     )

@@ -292,7 +292,9 @@ async def create_checkout(
             session, cart.coupon, user_id=user.id, order_id=order.id, discount_cents=t.discount_cents
         )
     if t.credits_applied_cents:
-        await credits_service.hold(session, user.id, t.credits_applied_cents, order_id=order.id)
+        await credits_service.hold(
+            session, user.id, t.credits_applied_cents, currency=order.currency, order_id=order.id
+        )
     if link is not None:
         await link_uses.reserve(session, link, user_id=user.id, order_id=order.id, now=now)
 
@@ -436,7 +438,9 @@ async def _fulfil(
     order.payment_status = "paid" if intent is not None else "not_required"
     confirmed = await repository.confirm_bookings(session, order.id, now)
     if order.credits_applied_cents:
-        await credits_service.capture(session, order.user_id, order.credits_applied_cents, order_id=order.id)
+        await credits_service.capture(
+            session, order.user_id, order.credits_applied_cents, currency=order.currency, order_id=order.id
+        )
     if order.coupon_id is not None:
         await coupons_service.finalize(session, order.id)
     lines = await repository.lines(session, order.id)
@@ -490,7 +494,12 @@ async def _release_holds(session: AsyncSession, order: Order, *, reason: str, no
             await passes_service.give_back_session(session, booking.pass_id)
     if order.credits_applied_cents:
         await credits_service.release(
-            session, order.user_id, order.credits_applied_cents, order_id=order.id, reason=reason
+            session,
+            order.user_id,
+            order.credits_applied_cents,
+            currency=order.currency,
+            order_id=order.id,
+            reason=reason,
         )
     await coupons_service.release(session, order.id)
     if order.payment_link_id is not None:
@@ -515,7 +524,12 @@ async def _revive_and_fulfil(
                     raise PassUnavailable()
             if order.credits_applied_cents:
                 await credits_service.hold(
-                    session, order.user_id, order.credits_applied_cents, order_id=order.id, again=True
+                    session,
+                    order.user_id,
+                    order.credits_applied_cents,
+                    currency=order.currency,
+                    order_id=order.id,
+                    again=True,
                 )
             if not await coupons_service.re_reserve(session, order.id):
                 raise SlotUnavailable("The coupon has no redemptions left")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from estuary_checkout import currencies
 from estuary_checkout.auth.service import create_token
 from estuary_checkout.config import Settings
 from estuary_checkout.deps import DbSession, SettingsDep, State
@@ -49,6 +50,9 @@ def _page_data(settings: Settings, **data: Any) -> dict[str, Any]:
     return {
         "api": f"{MOUNT_PATH}{API_PREFIX}",
         "mount": MOUNT_PATH,
+        # minor-unit digits as Stripe counts them (the registry): a browser's own table differs
+        # for a few currencies (ISK, UGX are sent in hundredths)
+        "digits": {code: currencies.get(code).digits for code in settings.offered_currencies()},
         "dev": settings.env != "production",
         **data,
     }

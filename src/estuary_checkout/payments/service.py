@@ -124,7 +124,7 @@ def stripe_js_url(settings: Settings) -> str:
 def public_config(settings: Settings) -> PublicConfig:
     return PublicConfig(
         publishable_key=settings.stripe_publishable_key,
-        currencies=[settings.currency],
+        currencies=settings.offered_currencies(),
         default_currency=settings.currency,
         tax_rate=str(settings.tax_rate),
         hold_minutes=settings.hold_minutes,

@@ -10,49 +10,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from estuary_checkout.pricing.errors import AmountTooSmall
+from estuary_checkout import currencies
+from estuary_checkout.pricing.errors import AmountTooLarge, AmountTooSmall, CurrencyNotChargeable
 
-# Stripe's smallest charge per currency, in minor units.
-MINIMUM_CHARGE: dict[str, int] = {
-    "usd": 50,
-    "eur": 50,
-    "cad": 50,
-    "aud": 50,
-    "nzd": 50,
-    "chf": 50,
-    "sgd": 50,
-    "gbp": 30,
-    "jpy": 50,
-    "dkk": 250,
-    "nok": 300,
-    "sek": 300,
-    "hkd": 400,
-    "mxn": 1000,
-}
-ZERO_DECIMAL = frozenset(
-    {
-        "jpy",
-        "krw",
-        "vnd",
-        "clp",
-        "pyg",
-        "ugx",
-        "xaf",
-        "xof",
-        "bif",
-        "djf",
-        "gnf",
-        "kmf",
-        "mga",
-        "rwf",
-        "vuv",
-        "xpf",
-    }
-)
+# Percentages are whole numbers 0..100 (discount_percentage, percent_off, refund percent): the one
+# place their denominator is written (tests/foundation/test_no_bare_100.py keeps it that way).
+PERCENT = 100
 
 
 def minimum_charge(currency: str) -> int:
-    return MINIMUM_CHARGE.get(currency.lower(), 50)
+    """Stripe's smallest charge in `currency`, minor units (the currency registry's)."""
+    return _currency(currency).minimum
+
+
+def _currency(code: str) -> currencies.Currency:
+    try:
+        return currencies.get(code)
+    except currencies.UnknownCurrency:
+        raise CurrencyNotChargeable(details={"currency": code}) from None
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:
@@ -62,9 +37,14 @@ def round_half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def percent_of(amount: int, percent: int) -> int:
+    """round_half_up(amount × percent / 100), in the amount's minor unit."""
+    return round_half_up_div(amount * percent, PERCENT)
+
+
 def discounted_unit(price_cents: int, discount_percentage: int) -> int:
     """round_half_up(price × (100 − pct) / 100)."""
-    return round_half_up_div(price_cents * (100 - discount_percentage), 100)
+    return percent_of(price_cents, PERCENT - discount_percentage)
 
 
 @dataclass(frozen=True)
@@ -124,12 +104,17 @@ def coupon_discount(coupon: CouponTerms | None, lines: Sequence[PricedLine], cur
         if coupon.allowed_service_ids is None or line.service_id in coupon.allowed_service_ids
     )
     if coupon.kind == "percent":
-        return min(eligible, round_half_up_div(eligible * int(coupon.percent_off or 0), 100))
+        return min(eligible, percent_of(eligible, int(coupon.percent_off or 0)))
     return min(eligible, int((coupon.amount_off or {}).get(currency, 0)))
 
 
-def tax_on(base_cents: int, rate: Decimal) -> int:
-    return int((Decimal(base_cents) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def tax_on(base_cents: int, rate: Decimal, currency: str | None = None) -> int:
+    """base × rate rounded half up: to the minor unit, or with `currency` to what it can be
+    charged in (whole yen; a multiple of 10 fils for KWD and the other three-decimal currencies)."""
+    exact = Decimal(base_cents) * rate
+    if currency is None:
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return currencies.round_to_chargeable(exact, currency)
 
 
 @dataclass(frozen=True)
@@ -154,17 +139,32 @@ def price_totals(
     use_credits: bool,
     credits_to_apply: int | None,
 ) -> Totals:
+    """SPEC 4.3 with the currency's rules (SPEC 14): every figure is a multiple of what the
+    currency can be charged in, so the total sent to Stripe is always one it accepts.
+
+    * discount: the coupon's, then whatever of (subtotal − discount) is less than one chargeable
+      step goes to the discount too (the customer's favour; nothing in two-decimal currencies,
+      under 10 fils in KWD, under one krona in ISK);
+    * tax: half up to the step;
+    * credits: at most what leaves a chargeable total (a KWD balance of 1.235 pays 1.230);
+    * total: 0, or minimum..maximum; below the minimum see SPEC 4.3 step 8, above the maximum
+      AMOUNT_TOO_LARGE.
+    """
+    cur = _currency(currency)
     subtotal = sum(line.line_total_cents for line in lines)
     discount = max(0, min(subtotal, coupon_discount(coupon, lines, currency)))
-    tax = tax_on(subtotal - discount, tax_rate)
-    payable = subtotal - discount + tax
+    taxable = currencies.floor_to_chargeable(subtotal - discount, cur.code)
+    discount = subtotal - taxable
+    tax = tax_on(taxable, tax_rate, cur.code)
+    payable = taxable + tax
     credits = 0
     if use_credits:
         credits = min(max(0, credits_available), payable)
         if credits_to_apply is not None:
             credits = min(credits, credits_to_apply)
+        credits = currencies.floor_to_chargeable(max(0, credits), cur.code)
     total = payable - credits
-    minimum = minimum_charge(currency)
+    minimum = cur.minimum
     adjusted = False
     if 0 < total < minimum:
         if credits == 0:
@@ -180,12 +180,17 @@ def price_totals(
                 max(0, credits_available), credits_to_apply if credits_to_apply is not None else payable
             )
             if cap < payable:
+                left = payable - currencies.floor_to_chargeable(max(0, cap), cur.code)
                 raise AmountTooSmall(
-                    details={"total_cents": payable - cap, "minimum_cents": minimum, "currency": currency}
+                    details={"total_cents": left, "minimum_cents": minimum, "currency": currency}
                 )
             credits = payable
         total = payable - credits
         adjusted = True
+    if total > cur.maximum:
+        raise AmountTooLarge(
+            details={"total_cents": total, "maximum_cents": cur.maximum, "currency": currency}
+        )
     return Totals(
         subtotal_cents=subtotal,
         discount_cents=discount,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from estuary_checkout import currencies
 from estuary_checkout.credits import service as credits_service
 from estuary_checkout.events import emit as events
 from estuary_checkout.orders import repository as orders_repo
@@ -86,18 +87,25 @@ async def give_back(
     RefundExceedsRefundable (and the caller's transaction rolls back) if a method has less left.
     """
     rows = []
-    parts = (
-        ("card", from_card, "credit" if card_to_credit else "card"),
-        ("credit", from_credit, "credit"),
+    # a card refund is sent in what the currency can be charged in (whole units of ISK or UGX,
+    # multiples of 10 of the three-decimal ones): the part below one step, which a share of the
+    # order can leave, goes back as store credit in the order's currency instead
+    to_card = (
+        from_card if card_to_credit else from_card - from_card % currencies.chargeable_step(order.currency)
     )
-    for source, amount, destination in parts:
+    parts = (
+        ("card", "card", to_card, "credit" if card_to_credit else "card"),
+        ("card-rest", "card", from_card - to_card, "credit"),
+        ("credit", "credit", from_credit, "credit"),
+    )
+    for name, source, amount, destination in parts:
         if amount > 0:
             rows.append(
                 await _open(
                     session,
                     gateway,
                     order,
-                    key=f"{key}:{source}",
+                    key=f"{key}:{name}",
                     source=source,
                     destination=destination,
                     amount=amount,
@@ -147,7 +155,13 @@ async def _open(
         order.refund_from_credit_cents += amount
     if destination == "credit":
         await credits_service.refund(
-            session, order.user_id, amount, key=f"refund:{row.id}", order_id=order.id, note=reason.code
+            session,
+            order.user_id,
+            amount,
+            currency=order.currency,
+            key=f"refund:{row.id}",
+            order_id=order.id,
+            note=reason.code,
         )
         await _move(session, order, row, to="succeeded")
         return row
@@ -216,6 +230,7 @@ async def _move(
         session,
         order.user_id,
         row.amount_cents,
+        currency=order.currency,
         key=f"refund:{row.id}:fallback",
         order_id=order.id,
         note=failure_reason,

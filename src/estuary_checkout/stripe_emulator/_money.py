@@ -1,66 +1,91 @@
-"""Currencies the emulator accepts, their minimum charge amounts and zero-decimal handling."""
+"""Amounts as the emulator checks and shows them; the rules are the project's currency registry
+(``estuary_checkout.currencies``, pure and shared with pricing), so the emulator refuses exactly
+what the service is built not to send."""
 
 from __future__ import annotations
 
-# Stripe's zero-decimal currencies: amounts are in whole units (500 = ¥500).
-ZERO_DECIMAL = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
+from estuary_checkout import currencies
 
-# Minimum charge amount in the currency's minor unit (Stripe's documented minimums; for currencies
-# Stripe does not list, roughly the USD 0.50 equivalent, which is how Stripe applies the limit).
-MINIMUMS: dict[str, int] = {
-    "usd": 50,
-    "eur": 50,
-    "gbp": 30,
-    "jpy": 50,
-    "krw": 700,
-    "cad": 50,
-    "aud": 50,
-    "nzd": 50,
-    "chf": 50,
-    "sgd": 50,
-    "inr": 50,
-    "brl": 50,
-    "hkd": 400,
-    "sek": 300,
-    "nok": 300,
-    "dkk": 250,
-    "pln": 200,
-    "czk": 1500,
-    "mxn": 1000,
-    "huf": 17500,
-    "ron": 200,
-    "bgn": 100,
-    "aed": 200,
-    "thb": 1000,
-    "myr": 200,
-}
+from ._errors import StripeError, invalid, missing_param
 
+MAX_AMOUNT = currencies.MAX_AMOUNT
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "krw": "₩", "cad": "$", "aud": "$", "nzd": "$"}
+# Stripe lists USD first, then the rest in order, in its "Invalid currency" message.
+SUPPORTED = ", ".join(["usd", *(c for c in currencies.CODES if c != "usd")])
 
-MAX_AMOUNT = 99_999_999
+
+def is_zero_decimal(currency: str) -> bool:
+    return currencies.decimal_digits(currency) == 0
 
 
 def format_amount(amount: int, currency: str) -> str:
-    sym = SYMBOLS.get(currency, "")
-    if currency in ZERO_DECIMAL:
-        return f"{sym}{amount}"
-    return f"{sym}{amount // 100}.{amount % 100:02d}"
+    """'$10.00', '¥500', '35.000' (KWD): the amount in the currency's unit, as Stripe's messages
+    write it, without grouping."""
+    return f"{SYMBOLS.get(currency, '')}{currencies.to_decimal(amount, currency)}"
+
+
+def check_currency(currency: str | None) -> str:
+    """The lowercase code, or Stripe's 400 for a missing or unknown currency."""
+    if not currency:
+        raise missing_param("currency")
+    cur = currency.lower()
+    if not currencies.is_supported(cur):
+        raise invalid(
+            f"Invalid currency: {currency}. Stripe currently supports these currencies: {SUPPORTED}",
+            param="currency",
+        )
+    return cur
+
+
+def step_error(currency: str, param: str) -> StripeError:
+    """An amount that is not a multiple of what the currency can be charged in."""
+    step = currencies.chargeable_step(currency)
+    if currency in currencies.THREE_DECIMAL:
+        reason = "is a three-decimal currency and"
+        anchor = "three-decimal"
+    else:
+        reason = "has become effectively zero-decimal and"
+        anchor = "zero-decimal"
+    return invalid(
+        f"Invalid amount. Currency {currency.upper()} {reason} charged amounts must be evenly divisible "
+        f"by {step}. See https://stripe.com/docs/currencies#{anchor} for more information.",
+        param=param,
+        code="invalid_charge_amount",
+    )
+
+
+def check_amount(amount: int | None, currency: str, param: str = "amount") -> int:
+    """A charge amount as Stripe checks it: present, ≥ 1, ≥ the minimum, ≤ 8 digits, and a
+    multiple of the currency's step (three-decimal amounts end in 0; ISK and UGX whole units)."""
+    if amount is None:
+        raise missing_param(param)
+    if amount < 1:
+        raise invalid(
+            "This value must be greater than or equal to 1.",
+            param=param,
+            code="parameter_invalid_integer",
+        )
+    problem = currencies.check_amount(amount, currency)
+    if problem == "amount_too_small":
+        unit = "" if is_zero_decimal(currency) else " "
+        minimum = currencies.minimum_charge(currency)
+        raise invalid(
+            f"Amount must be at least {format_amount(minimum, currency)}{unit}{currency}",
+            param=param,
+            code="amount_too_small",
+        )
+    if problem == "amount_too_large":
+        raise invalid(
+            f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)} {currency}",
+            param=param,
+            code="amount_too_large",
+        )
+    if problem == "invalid_charge_amount":
+        raise step_error(currency, param)
+    return amount
+
+
+def check_step(amount: int, currency: str, param: str = "amount") -> None:
+    """Refunds and captures have no minimum at Stripe, but the step rule applies to them too."""
+    if not currencies.is_chargeable_step(amount, currency):
+        raise step_error(currency, param)

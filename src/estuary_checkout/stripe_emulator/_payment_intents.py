@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from . import _objects as objects
 from ._errors import PUBLISHABLE_FORBIDDEN, auth_error, invalid, missing_param, state_error
 from ._forms import EXPAND, LIST, enum, validate
-from ._money import MAX_AMOUNT, MINIMUMS, ZERO_DECIMAL, format_amount
+from ._money import check_amount, check_currency, check_step
 from ._params import PM_DATA, SHIPPING, opt
 from .state import new_id
 
@@ -89,44 +89,6 @@ CANCELABLE = (
     "processing",
 )
 AMOUNT_MUTABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
-
-
-def check_currency(currency: str | None) -> str:
-    if not currency:
-        raise missing_param("currency")
-    cur = currency.lower()
-    if cur not in MINIMUMS:
-        raise invalid(
-            f"Invalid currency: {currency}. The emulator supports: {', '.join(sorted(MINIMUMS))}.",
-            param="currency",
-        )
-    return cur
-
-
-def check_amount(amount: int | None, currency: str, param: str = "amount") -> int:
-    if amount is None:
-        raise missing_param(param)
-    if amount < 1:
-        raise invalid(
-            "This value must be greater than or equal to 1.",
-            param=param,
-            code="parameter_invalid_integer",
-        )
-    minimum = MINIMUMS[currency]
-    if amount < minimum:
-        unit = "" if currency in ZERO_DECIMAL else " "
-        raise invalid(
-            f"Amount must be at least {format_amount(minimum, currency)}{unit}{currency}",
-            param=param,
-            code="amount_too_small",
-        )
-    if amount > MAX_AMOUNT:
-        raise invalid(
-            f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)} {currency}",
-            param=param,
-            code="amount_too_large",
-        )
-    return amount
 
 
 class PaymentIntents:
@@ -350,6 +312,7 @@ class PaymentIntents:
                 param="amount_to_capture",
                 code="amount_too_large",
             )
+        check_step(amount, pi["currency"], "amount_to_capture")
         ch = self.s.store.charges[pi["latest_charge"]]
         released = ch["amount"] - amount
         ch.update(

@@ -23,7 +23,7 @@ from . import _objects as objects
 from ._cards import card_for
 from ._errors import StripeError, invalid, state_error
 from ._forms import EXPAND, LIST, enum, validate
-from ._money import format_amount
+from ._money import check_step, format_amount
 from .state import new_id
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class Refunds:
                 param="amount",
                 code="amount_too_large",
             )
+        check_step(amount, ch["currency"])
         behaviour = self._card_behaviour(ch)
         pending_ms = self.s.config["refund_delay_ms"]
         if behaviour == "pending":

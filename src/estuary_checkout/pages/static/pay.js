@@ -52,10 +52,14 @@
     box.className = "message" + (kind ? " " + kind : "");
   }
 
-  function money(cents, currency) {
-    var fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() });
-    var digits = fmt.resolvedOptions().maximumFractionDigits;
-    return fmt.format(cents / Math.pow(10, digits));
+  // an amount in minor units, by the digits Stripe counts for the currency (from the server's
+  // registry), shown the browser's way for the visitor's locale
+  function money(amount, currency) {
+    var digits = data.digits[currency];
+    var fmt = new Intl.NumberFormat(undefined, {
+      style: "currency", currency: currency.toUpperCase(), maximumFractionDigits: Math.max(digits, 0),
+    });
+    return fmt.format(amount / Math.pow(10, digits));
   }
 
   function showQuote(q) {
