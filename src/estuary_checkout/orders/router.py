@@ -12,6 +12,7 @@ from estuary_checkout.idempotency import service as idempotency
 from estuary_checkout.idempotency.errors import IdempotencyInProgress, IdempotencyKeyReused
 from estuary_checkout.orders import errors as e
 from estuary_checkout.orders import service as orders_service
+from estuary_checkout.orders import status as order_status
 from estuary_checkout.orders.schemas import (
     CheckoutCreated,
     CheckoutRequest,
@@ -128,10 +129,10 @@ async def order_payment(
 ) -> OrderPayment:
     """Take the payment of the caller's own open order (the hosted checkout page): its
     PaymentIntent's client secret for Stripe.js while it can still be paid."""
-    return await orders_service.payment_of(session, state.gateway, user, order_id)
+    return await order_status.payment_of(session, state.gateway, user, order_id)
 
 
 @router.post("/checkout/status", response_model=OrderStatus, responses=error_responses(e.OrderNotFound))
 async def checkout_status(body: StatusRequest, user: CurrentUser, session: DbSession) -> OrderStatus:
     """An order's status, found by order id, payment intent id or checkout session id (caller's own only)."""
-    return await orders_service.get_status(session, user, body)
+    return await order_status.get_status(session, user, body)
