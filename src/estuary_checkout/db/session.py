@@ -78,6 +78,11 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             raise
 
 
+# `async with transaction(factory) as session:` — one transaction: committed when the block
+# ends, rolled back if it raises
+transaction = asynccontextmanager(session_scope)
+
+
 async def core_connection(db: SessionOrConnection) -> AsyncConnection:
     """The connection to run Core statements on: `db` itself, or the session's (in its transaction)."""
     if isinstance(db, AsyncConnection):

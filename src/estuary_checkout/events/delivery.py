@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estuary_checkout.config import Settings
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope, upsert_insert
+from estuary_checkout.db.session import transaction, upsert_insert
 from estuary_checkout.events.emit import payload
 from estuary_checkout.events.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from estuary_checkout.events.signing import signed_headers
@@ -166,7 +166,7 @@ class DeliveryRelay:
         """A pending delivery for each new event and each enabled endpoint subscribed to its
         type (the endpoints at that moment); how many events were fanned out."""
         now = utcnow()
-        async with asynccontext(self.session_factory) as session:
+        async with transaction(self.session_factory) as session:
             events = (
                 await session.execute(
                     select(OutboundEvent.id, OutboundEvent.type)
@@ -216,7 +216,7 @@ class DeliveryRelay:
         now = utcnow()
         full = [endpoint for endpoint, n in self.in_flight.items() if n >= self.per_endpoint]
         claimed: list[Claimed] = []
-        async with asynccontext(self.session_factory) as session:
+        async with transaction(self.session_factory) as session:
             stmt = (
                 select(WebhookDelivery, WebhookEndpoint, OutboundEvent)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -264,7 +264,7 @@ class DeliveryRelay:
 
     async def record(self, item: Claimed, outcome: Outcome) -> None:
         now = utcnow()
-        async with asynccontext(self.session_factory) as session:
+        async with transaction(self.session_factory) as session:
             delivery = await session.get(WebhookDelivery, item.delivery_id, with_for_update=True)
             if delivery is None or delivery.status != "pending":
                 return  # deleted with its endpoint, or already recorded by another worker
@@ -388,6 +388,3 @@ async def _first(*events: asyncio.Event) -> None:
     finally:
         for w in waiters:
             w.cancel()
-
-
-asynccontext = contextlib.asynccontextmanager(session_scope)

@@ -8,7 +8,6 @@ attempt committed.
 from __future__ import annotations
 
 import uuid
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from estuary_checkout.bookings import service as bookings_service
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope
+from estuary_checkout.db.session import transaction
 from estuary_checkout.errors import AppError
 from estuary_checkout.workflows.notifications import (
     BOOKING_NOTIFICATION_KINDS,
@@ -31,9 +30,6 @@ from estuary_checkout.workflows.notifications import (
 from estuary_checkout.workflows.types import BookingSnapshot
 
 log = structlog.get_logger(__name__)
-
-# One transaction per block: commit on success, rollback on error (the project's one commit place).
-transaction = asynccontextmanager(session_scope)
 
 
 class BookingActivities:

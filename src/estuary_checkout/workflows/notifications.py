@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -22,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope, upsert_insert
+from estuary_checkout.db.session import transaction, upsert_insert
 from estuary_checkout.workflows.models import Notification
 
 log = structlog.get_logger(__name__)
@@ -125,8 +124,6 @@ async def claim_unsent(
     ).scalar_one()
     return None if row.sent_at is not None else row
 
-
-transaction = asynccontextmanager(session_scope)
 
 SEND_TIMEOUT = timedelta(seconds=30)
 MAX_SEND_BACKOFF = timedelta(minutes=5)

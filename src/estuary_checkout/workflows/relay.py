@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,13 +40,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope
+from estuary_checkout.db.session import transaction
 from estuary_checkout.workflows.models import OutboxMessage
 from estuary_checkout.workflows.types import BookingLifecycleInput, OrderExpiryInput
 
 log = structlog.get_logger(__name__)
 
-transaction = asynccontextmanager(session_scope)
 
 INPUT_TYPES: dict[str, type[Any]] = {
     "BookingLifecycleWorkflow": BookingLifecycleInput,
