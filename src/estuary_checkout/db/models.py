@@ -16,8 +16,9 @@ from estuary_checkout.db.base import Base
 from estuary_checkout.events.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from estuary_checkout.idempotency.models import IdempotencyRecord
 from estuary_checkout.links.models import PaymentLink, PaymentLinkUse, PaymentLinkViews
+from estuary_checkout.memberships.models import Membership, MembershipPlan, MembershipPlanPrice
 from estuary_checkout.orders.models import Order, OrderLine
-from estuary_checkout.passes.models import Pass
+from estuary_checkout.passes.models import Pass, PassService
 from estuary_checkout.payments.models import SavedPaymentMethod
 from estuary_checkout.refunds.models import Refund
 from estuary_checkout.users.models import User
@@ -35,6 +36,9 @@ __all__ = [
     "CreditBalance",
     "CreditLedgerEntry",
     "IdempotencyRecord",
+    "Membership",
+    "MembershipPlan",
+    "MembershipPlanPrice",
     "Notification",
     "Order",
     "OrderLine",
@@ -42,6 +46,7 @@ __all__ = [
     "OutboxMessage",
     "PackageChild",
     "Pass",
+    "PassService",
     "PaymentLink",
     "PaymentLinkUse",
     "PaymentLinkViews",
