@@ -12,6 +12,8 @@ from estuary_checkout.credits.router import router as credits_router
 from estuary_checkout.events.router import router as events_router
 from estuary_checkout.links.admin_router import router as links_admin_router
 from estuary_checkout.links.router import router as links_router
+from estuary_checkout.memberships.admin_router import router as memberships_admin_router
+from estuary_checkout.memberships.router import router as memberships_router
 from estuary_checkout.orders.history_router import router as order_history_router
 from estuary_checkout.orders.router import router as orders_router
 from estuary_checkout.passes.router import router as passes_router
@@ -36,4 +38,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     events_router,
     links_router,
     links_admin_router,
+    memberships_router,
+    memberships_admin_router,
 )

@@ -156,7 +156,7 @@ async def _hold_bookings(
         raise
 
 
-async def _ensure_customer(
+async def ensure_customer(
     session: AsyncSession, gateway: StripeGateway, user: User, *, replace: bool = False
 ) -> str:
     if user.stripe_customer_id and not replace:
@@ -299,7 +299,7 @@ async def create_checkout(
         await _fulfil(session, order, intent=None, now=now)
         return _created(order, None)
 
-    customer_id = await _ensure_customer(session, gateway, user)
+    customer_id = await ensure_customer(session, gateway, user)
     if body.payment_method_id:
         card = await gateway.retrieve_card(body.payment_method_id)
         if card.customer != customer_id:
@@ -330,7 +330,7 @@ async def create_checkout(
         if body.payment_method_id:
             raise PaymentMethodNotFound(details={"field": "payment_method_id"}) from None
         # the stored customer is gone at Stripe: make a new one and try once more
-        intent = await create_intent(await _ensure_customer(session, gateway, user, replace=True))
+        intent = await create_intent(await ensure_customer(session, gateway, user, replace=True))
     order.payment_intent_id = intent.id
     await session.flush()
     await outbox.enqueue_order_expiry(

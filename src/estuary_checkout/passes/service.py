@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +76,7 @@ def effective_status(p: Pass, now: datetime) -> PassStatus:
     return p.status  # type: ignore[return-value]
 
 
-def pass_view(p: Pass, now: datetime) -> PassView:
+def pass_view(p: Pass, now: datetime, scope: list[int] | None = None) -> PassView:
     return PassView(
         pass_id=p.id,
         service_id=p.service_id,
@@ -86,6 +87,8 @@ def pass_view(p: Pass, now: datetime) -> PassView:
         expires_at=p.expires_at,
         source_order_id=p.order_id,
         status=effective_status(p, now),
+        membership_id=p.membership_id,
+        eligible_service_ids=scope if p.membership_id is not None else None,
     )
 
 
@@ -95,9 +98,108 @@ async def list_for_user(
     """The user's passes, newest first."""
     page = await repository.page_for_user(session, user_id, limit=limit, cursor=cursor)
     now = utcnow()
-    return page.map(lambda p: pass_view(p, now))
+    scopes = await repository.scopes(session, [p.id for p in page.rows if p.membership_id is not None])
+    return page.map(lambda p: pass_view(p, now, scopes.get(p.id)))
 
 
 async def granted_by_order(session: AsyncSession, order_id: uuid.UUID) -> list[PassView]:
     now = utcnow()
     return [pass_view(p, now) for p in await repository.for_order(session, order_id)]
+
+
+# --- membership passes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodGrant:
+    """One paid membership invoice's credits."""
+
+    user_id: int
+    membership_id: int
+    grant_key: str  # membership:{id}:invoice:{invoice id}
+    service_ids: list[int]
+    sessions: int
+    period_start: datetime
+    period_end: datetime
+    rollover_cap: int
+    frozen: bool = False
+
+
+def _left(p: Pass) -> int:
+    return max(0, p.sessions_total - p.sessions_used)
+
+
+def _close_into(sources: list[Pass], target: Pass, cap: int) -> int:
+    """Move the unused sessions of ended periods into `target`, at most `cap` in all over its
+    carried total; the sources are closed (expired) either way. Returns what was carried."""
+    carry = min(sum(_left(p) for p in sources), max(0, cap - target.carried_in))
+    target.sessions_total += carry
+    target.carried_in += carry
+    for p in sources:
+        p.status = "expired"
+    return carry
+
+
+async def grant_period(session: AsyncSession, g: PeriodGrant) -> int | None:
+    """Grant a paid period's credits once per invoice; None if this invoice was granted before.
+
+    The caller holds the membership's lock, so grants of one membership never interleave. Periods
+    may be paid in any order: the unused sessions of earlier, ended periods roll into the
+    earliest later one (up to the plan's cap), whichever of the two is granted last.
+    """
+    new_id = await repository.insert_membership_pass(
+        session,
+        sorted(set(g.service_ids)),
+        user_id=g.user_id,
+        membership_id=g.membership_id,
+        grant_key=g.grant_key,
+        period_start_at=g.period_start,
+        carried_in=0,
+        sessions_total=g.sessions,
+        sessions_used=0,
+        status="frozen" if g.frozen else "active",
+        expires_at=g.period_end,
+        created_at=utcnow(),
+    )
+    if new_id is None:
+        return None
+    passes = await repository.membership_passes(session, g.membership_id, lock=True)
+    new = next(p for p in passes if p.id == new_id)
+    open_ = ("active", "frozen")
+    start = g.period_start
+    later = [p for p in passes if p.period_start_at is not None and p.period_start_at > start]
+    if later:  # a late grant for a period that has already been followed by another
+        _close_into([new], min(later, key=lambda p: p.period_start_at or start), g.rollover_cap)
+    else:
+        earlier = [
+            p
+            for p in passes
+            if p.id != new_id
+            and p.status in open_
+            and p.period_start_at is not None
+            and p.period_start_at < start
+        ]
+        if earlier:
+            _close_into(earlier, new, g.rollover_cap)
+    await session.flush()
+    return new_id
+
+
+async def freeze_membership(session: AsyncSession, membership_id: int, frozen: bool) -> None:
+    """While a renewal is unpaid (past_due) the membership's credits can't be redeemed."""
+    if frozen:
+        await repository.set_membership_status(session, membership_id, old="active", new="frozen")
+    else:
+        await repository.set_membership_status(session, membership_id, old="frozen", new="active")
+
+
+async def membership_credits(
+    session: AsyncSession, membership_id: int, now: datetime
+) -> tuple[int, int, datetime | None]:
+    """(usable now, frozen, expiry of the latest period) of a membership's passes."""
+    passes = await repository.membership_passes(session, membership_id)
+    live = [p for p in passes if p.expires_at > now]
+    usable = sum(_left(p) for p in live if p.status == "active")
+    frozen = sum(_left(p) for p in passes if p.status == "frozen")
+    latest = max((p.expires_at for p in passes), default=None)
+    return usable, frozen, latest

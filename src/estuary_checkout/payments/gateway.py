@@ -15,6 +15,7 @@ import structlog
 
 from estuary_checkout.config import Settings
 from estuary_checkout.errors import AppError
+from estuary_checkout.payments.billing import BillingCalls
 from estuary_checkout.payments.errors import (
     CustomerMissing,
     PaymentFailed,
@@ -183,7 +184,7 @@ def verify_webhook(
     return event
 
 
-class StripeGateway:
+class StripeGateway(BillingCalls):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from estuary_checkout.config import Settings
 from estuary_checkout.db.session import session_scope
 from estuary_checkout.errors import AppError
+from estuary_checkout.memberships import sync as memberships_sync
 from estuary_checkout.orders import repository as orders_repo
 from estuary_checkout.orders import service as orders_service
 from estuary_checkout.payments import cards
@@ -43,7 +44,9 @@ REFUND_EVENTS = {
 }
 # What a webhook endpoint for this service should subscribe to (Stripe's `enabled_events`):
 # every other type would only be stored and ignored, at the cost of a request and a transaction.
-HANDLED_EVENTS = tuple(sorted(INTENT_EVENTS | REFUND_EVENTS | {"payment_method.detached"}))
+HANDLED_EVENTS = tuple(
+    sorted(INTENT_EVENTS | REFUND_EVENTS | memberships_sync.MEMBERSHIP_EVENTS | {"payment_method.detached"})
+)
 
 
 def _object(event: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +78,8 @@ async def _process(session: AsyncSession, gateway: StripeGateway, event: dict[st
             return "ignored"
         await refunds_service.sync_from_stripe(session, gateway, order.id)
         return "processed"
+    if etype in memberships_sync.MEMBERSHIP_EVENTS:
+        return await memberships_sync.handle_event(session, gateway, etype, obj)
     if etype == "payment_method.detached":
         return "processed" if await cards.mark_detached(session, str(obj.get("id"))) else "ignored"
     return "ignored"
