@@ -179,6 +179,8 @@ async def test_a_bundle_order_lists_the_pass_it_granted(client, factory, new_use
         "sessions_left": 4,
         "source_order_id": created["order_id"],
         "status": "active",
+        "membership_id": None,
+        "eligible_service_ids": None,
     }
     expires = datetime.fromisoformat(granted["expires_at"])
     assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)

@@ -73,6 +73,8 @@ async def test_passes_newest_first_with_the_status_a_client_expects(client, fact
         "expires_at",
         "source_order_id",
         "status",
+        "membership_id",
+        "eligible_service_ids",
     }
     assert (active["service_id"], active["practitioner_id"], active["source_order_id"]) == (
         sid,

@@ -100,7 +100,7 @@ async def _problems(
         if len(set(service_ids)) != len(service_ids):
             problems.append(Problem("eligible_service_ids", "lists a service twice"))
         rows = await session.execute(select(Service.id, Service.type).where(Service.id.in_(service_ids)))
-        types = dict(rows.tuples().all())
+        types = {int(r[0]): str(r[1]) for r in rows}
         for i, sid in enumerate(service_ids):
             if sid not in types:
                 problems.append(Problem(f"eligible_service_ids[{i}]", f"no service {sid}"))
