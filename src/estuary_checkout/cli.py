@@ -159,7 +159,7 @@ def worker() -> None:
 def demo(
     user_email: Annotated[str, typer.Option("--user-email")] = "demo@example.com",
     checkout_type: Annotated[
-        str, typer.Option("--checkout-type", help="session, bundle or package")
+        str, typer.Option("--checkout-type", help="session, bundle, package or membership")
     ] = "session",
     card: Annotated[
         str, typer.Option(help="test card, e.g. pm_card_visa, pm_card_chargeDeclined")
@@ -179,8 +179,10 @@ def demo(
     """Buy something end to end against the running dev stack and show what happened."""
     from estuary_checkout.demo import DemoFailed, DemoOptions, run_demo
 
-    if checkout_type not in ("session", "bundle", "package"):
-        raise typer.BadParameter("choose session, bundle or package", param_hint="--checkout-type")
+    if checkout_type not in ("session", "bundle", "package", "membership"):
+        raise typer.BadParameter(
+            "choose session, bundle, package or membership", param_hint="--checkout-type"
+        )
     if cancel and checkout_type != "session":
         raise typer.BadParameter(
             "--cancel cancels a session: use it with --checkout-type session", param_hint="--cancel"
@@ -200,7 +202,15 @@ def demo(
     )
     try:
         token_value = asyncio.run(_token(user_email, False, 900))
-        asyncio.run(run_demo(settings, token_value, opts, out))
+        if checkout_type == "membership":
+            from estuary_checkout.demo_membership import MembershipDemoFailed, run_membership_demo
+
+            try:
+                asyncio.run(run_membership_demo(settings, token_value, user_email, opts.api_url, card, out))
+            except MembershipDemoFailed as exc:
+                raise DemoFailed(str(exc)) from exc
+        else:
+            asyncio.run(run_demo(settings, token_value, opts, out))
     except DemoFailed as exc:
         out.print(f"[red]✗ {exc}[/]")
         _exit_without_teardown(1)

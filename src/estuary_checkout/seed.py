@@ -16,6 +16,7 @@ from estuary_checkout.catalog.models import (
 )
 from estuary_checkout.coupons.models import Coupon
 from estuary_checkout.credits import service as credits_service
+from estuary_checkout.memberships.models import MembershipPlan, MembershipPlanPrice
 from estuary_checkout.users import service as users_service
 
 DEMO_USERS: list[dict[str, Any]] = [
@@ -145,6 +146,20 @@ COUPONS: list[dict[str, Any]] = [
     },
 ]
 
+# SPEC 15: its Stripe Product and Price are made on the first subscribe (the seed calls no one)
+MEMBERSHIP_PLANS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "name": "Monthly Flow",
+        "interval": "month",
+        "credits_per_period": 4,
+        "eligible_service_ids": [123, 101, 102],
+        "rollover_cap": 2,
+        "trial_days": None,
+    }
+]
+MEMBERSHIP_PRICES: list[dict[str, Any]] = [{"id": 1, "plan_id": 1, "currency": "usd", "amount_cents": 30000}]
+
 
 async def _upsert(session: AsyncSession, model: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
     row = (await session.execute(select(model).filter_by(**key))).scalar_one_or_none()
@@ -184,6 +199,20 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
             {"code": c["code"]},
             {k: v for k, v in c.items() if k != "code"} | {"is_active": True},
         )
+    for plan in MEMBERSHIP_PLANS:
+        await _upsert(
+            session,
+            MembershipPlan,
+            {"id": plan["id"]},
+            {k: v for k, v in plan.items() if k != "id"} | {"is_active": True},
+        )
+    for mp in MEMBERSHIP_PRICES:
+        await _upsert(
+            session,
+            MembershipPlanPrice,
+            {"id": mp["id"]},
+            {k: v for k, v in mp.items() if k != "id"} | {"active": True},
+        )
     for u in DEMO_USERS:
         user = await users_service.get_or_create(
             session, sub=users_service.demo_sub(u["email"]), email=u["email"], roles=u["roles"]
@@ -203,6 +232,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, int]:
         "services": len(SERVICES),
         "coupons": len(COUPONS),
         "users": len(DEMO_USERS),
+        "membership plans": len(MEMBERSHIP_PLANS),
     }
 
 
@@ -212,7 +242,7 @@ async def _fix_sequences(session: AsyncSession) -> None:
         return
     from sqlalchemy import text
 
-    for table in ("practitioner", "service", "coupon"):
+    for table in ("practitioner", "service", "coupon", "membership_plan", "membership_plan_price"):
         await session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - fixed table names

@@ -114,6 +114,28 @@ async def _problems(
     return problems
 
 
+async def ensure_in_stripe(
+    session: AsyncSession,
+    gateway: StripeGateway,
+    plan: MembershipPlan,
+    price: MembershipPlanPrice | None = None,
+) -> None:
+    """The plan's Product (and `price`'s Price) at Stripe, made now if a row has none yet (a plan
+    loaded by `seed-demo`). Keys from the row ids make a retry reuse what was made."""
+    if plan.stripe_product_id is None:
+        plan.stripe_product_id = await gateway.create_product(plan_id=plan.id, name=plan.name)
+    if price is not None and price.stripe_price_id is None:
+        price.stripe_price_id = await gateway.create_price(
+            plan_id=plan.id,
+            price_row_id=price.id,
+            product_id=plan.stripe_product_id,
+            currency=price.currency,
+            amount=price.amount_cents,
+            interval=plan.interval,
+        )
+    await session.flush()
+
+
 async def _add_prices(
     session: AsyncSession, gateway: StripeGateway, plan: MembershipPlan, prices: Sequence[PlanPrice]
 ) -> None:
@@ -123,14 +145,7 @@ async def _add_prices(
         )
         session.add(row)
         await session.flush()
-        row.stripe_price_id = await gateway.create_price(
-            plan_id=plan.id,
-            price_row_id=row.id,
-            product_id=plan.stripe_product_id or "",
-            currency=p.currency,
-            amount=p.amount_cents,
-            interval=plan.interval,
-        )
+        await ensure_in_stripe(session, gateway, plan, row)
 
 
 async def create_plan(
@@ -151,7 +166,7 @@ async def create_plan(
     )
     session.add(plan)
     await session.flush()
-    plan.stripe_product_id = await gateway.create_product(plan_id=plan.id, name=plan.name)
+    await ensure_in_stripe(session, gateway, plan)
     await _add_prices(session, gateway, plan, body.prices)
     await session.flush()
     out = plan_admin(plan, (await _prices(session, [plan.id]))[plan.id])
@@ -255,7 +270,7 @@ async def offer(
         )
     else:
         chosen = next((p for p in prices if p.currency == currency), None)
-    if chosen is None or not chosen.stripe_price_id:
+    if chosen is None:
         raise PlanCurrencyNotOffered(
             details={"field": "currency", "currency": currency, "offered": [p.currency for p in prices]}
         )

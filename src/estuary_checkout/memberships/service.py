@@ -87,6 +87,7 @@ async def subscribe(
     existing = await _live_on_plan(session, user.id, plan.id)
     if existing is not None:
         raise MembershipExists(details={"membership_id": existing.id, "status": existing.status})
+    await plans.ensure_in_stripe(session, gateway, plan, price)
     customer_id = await orders_service.ensure_customer(session, gateway, user)
     if body.payment_method_id is not None:
         card = await gateway.retrieve_card(body.payment_method_id)
