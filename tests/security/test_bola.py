@@ -73,6 +73,10 @@ ROUTES = {
             ("GET", "/admin/payment-links/{link_id}"),
             ("PATCH", "/admin/payment-links/{link_id}"),
             ("GET", "/admin/payment-links/{link_id}/stats"),
+            ("POST", "/admin/membership-plans"),
+            ("GET", "/admin/membership-plans"),
+            ("GET", "/admin/membership-plans/{plan_id}"),
+            ("PATCH", "/admin/membership-plans/{plan_id}"),
         )
     },
     ("GET", "/orders"): "caller's own orders only",
@@ -82,6 +86,12 @@ ROUTES = {
     ("GET", "/admin/orders"): "admin role (403 FORBIDDEN otherwise); any user's orders by design",
     ("GET", "/admin/orders/{order_id}"): "admin role (403 FORBIDDEN otherwise); any order by design",
     ("POST", "/admin/credits/adjustments"): "admin role (403 FORBIDDEN otherwise); any user by design",
+    ("GET", "/membership-plans"): "public plans: no per-user data",
+    ("POST", "/memberships"): "payment_method_id (someone else's saved card) -> 404 (tests/memberships)",
+    ("GET", "/memberships"): "caller's own memberships only",
+    ("GET", "/memberships/{membership_id}"): "membership_id of another user -> 404 (tests/memberships)",
+    ("POST", "/memberships/{membership_id}/cancel"): "membership_id of another user -> 404 (tests/memberships)",
+    ("POST", "/memberships/{membership_id}/resume"): "membership_id of another user -> 404 (tests/memberships)",
 }
 
 
