@@ -43,6 +43,10 @@ RULES_BEYOND_A_SCHEMA = (
     # the coupon's current discount or redemptions decide (a PATCH changes part of a coupon)
     (r"percent_off|amount_off", r"give percent_off or amount_off"),
     (r"max_redemptions", r"already redeemed \d+ times"),
+    # a membership plan's price: Stripe's minimum and step depend on the currency beside it; what a
+    # credit buys depends on the service row's type
+    (r"prices\[\d+\]\.amount_cents", r"below Stripe's minimum charge|must be a multiple of"),
+    (r"eligible_service_ids\[\d+\]", r"credits buy single sessions"),
 )
 
 

@@ -90,8 +90,14 @@ ROUTES = {
     ("POST", "/memberships"): "payment_method_id (someone else's saved card) -> 404 (tests/memberships)",
     ("GET", "/memberships"): "caller's own memberships only",
     ("GET", "/memberships/{membership_id}"): "membership_id of another user -> 404 (tests/memberships)",
-    ("POST", "/memberships/{membership_id}/cancel"): "membership_id of another user -> 404 (tests/memberships)",
-    ("POST", "/memberships/{membership_id}/resume"): "membership_id of another user -> 404 (tests/memberships)",
+    (
+        "POST",
+        "/memberships/{membership_id}/cancel",
+    ): "membership_id of another user -> 404 (tests/memberships)",
+    (
+        "POST",
+        "/memberships/{membership_id}/resume",
+    ): "membership_id of another user -> 404 (tests/memberships)",
 }
 
 

@@ -103,7 +103,9 @@ async def _problems(
         types = {int(r[0]): str(r[1]) for r in rows}
         for i, sid in enumerate(service_ids):
             if sid not in types:
-                problems.append(Problem(f"eligible_service_ids[{i}]", f"no service {sid}"))
+                problems.append(
+                    Problem(f"eligible_service_ids[{i}]", f"no service {sid}", "unknown_reference")
+                )
             elif types[sid] != "session":
                 problems.append(
                     Problem(

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from estuary_checkout import currencies
 from estuary_checkout.fields import Cents, Currency, JsonBool, JsonInteger, NotNull, RowId, Strict
 
 Interval = Literal["month", "year"]
@@ -17,19 +18,25 @@ RolloverCap = Annotated[
 ]
 TrialDays = Annotated[int, Field(ge=1, le=730), JsonInteger]
 PlanName = Annotated[str, Field(min_length=1, max_length=200)]
+# a Price Stripe can make: one of the registry's codes (the schema lists them)
+PlanCurrency = Annotated[Currency, Field(json_schema_extra={"enum": list(currencies.CODES)})]
+PlanPrices = Annotated[list["PlanPrice"], Field(min_length=1, max_length=50)]
+ServiceIds = Annotated[
+    list[RowId], Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
+]
 
 
 class PlanPrice(Strict):
-    currency: Currency
+    currency: PlanCurrency
     amount_cents: Cents
 
 
 class PlanCreate(Strict):
     name: PlanName
     interval: Interval
-    prices: Annotated[list[PlanPrice], Field(min_length=1, max_length=50)]
+    prices: PlanPrices
     credits_per_period: Credits
-    eligible_service_ids: Annotated[list[RowId], Field(min_length=1, max_length=100)]
+    eligible_service_ids: ServiceIds
     rollover_cap: RolloverCap = 0
     trial_days: TrialDays | None = None
     is_active: JsonBool = True
@@ -40,9 +47,9 @@ class PlanUpdate(Strict):
     Price: current members keep paying what they subscribed at). `interval` is fixed."""
 
     name: Annotated[PlanName | None, NotNull] = None
-    prices: Annotated[list[PlanPrice] | None, NotNull, Field(min_length=1, max_length=50)] = None
+    prices: Annotated[PlanPrices | None, NotNull] = None
     credits_per_period: Annotated[Credits | None, NotNull] = None
-    eligible_service_ids: Annotated[list[RowId] | None, NotNull, Field(min_length=1, max_length=100)] = None
+    eligible_service_ids: Annotated[ServiceIds | None, NotNull] = None
     rollover_cap: Annotated[RolloverCap | None, NotNull] = None
     trial_days: TrialDays | None = None
     is_active: Annotated[JsonBool | None, NotNull] = None
