@@ -277,3 +277,57 @@ def test_deleting_a_clock_deletes_its_customers_and_subscriptions(
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.test_helpers.test_clocks.retrieve(clock.id)
     assert client.v1.test_helpers.test_clocks.list().data == []
+
+
+async def test_the_service_calls_async(client: stripe.StripeClient, pk_client: stripe.StripeClient) -> None:
+    """The membership flow with the SDK's async methods, as the service makes it: the plan, a
+    customer on a clock, the subscription (sent three times at once with one Idempotency-Key), the
+    client's payment, a renewal."""
+    import asyncio
+
+    v1 = client.v1
+    product = await v1.products.create_async(params={"name": "Monthly Flow", "metadata": {"plan_id": "p-1"}})
+    price = await v1.prices.create_async(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 30000,
+            "recurring": {"interval": "month"},
+            "metadata": {"plan_id": "p-1"},
+        }
+    )
+    await v1.products.update_async(product.id, params={"name": "Monthly Flow (2027)"})
+    assert [
+        p.id for p in (await v1.prices.list_async(params={"product": product.id, "active": True})).data
+    ] == [price.id]
+    clock = await v1.test_helpers.test_clocks.create_async(params={"frozen_time": START, "name": "demo"})
+    cus = await v1.customers.create_async(params={"test_clock": clock.id, "email": "ada@example.com"})
+    params = {
+        "customer": cus.id,
+        "items": [{"price": price.id}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "metadata": {"membership_id": "m-1"},
+        "expand": ["latest_invoice.confirmation_secret"],
+    }
+    created = await asyncio.gather(
+        *[
+            v1.subscriptions.create_async(params=params, options={"idempotency_key": "membership-m-1"})
+            for _ in range(3)
+        ]
+    )
+    assert len({s.id for s in created}) == 1
+    sub = created[0]
+    secret = sub.latest_invoice.confirmation_secret.client_secret
+    await pk_client.v1.payment_intents.confirm_async(
+        secret.split("_secret_")[0], params={"client_secret": secret, "payment_method": "pm_card_visa"}
+    )
+    sub = await v1.subscriptions.retrieve_async(sub.id, params={"expand": ["latest_invoice"]})
+    assert sub.status == "active" and sub.latest_invoice.status == "paid"
+    end = sub["items"].data[0].current_period_end
+    await v1.test_helpers.test_clocks.advance_async(clock.id, params={"frozen_time": end + HOUR})
+    paid = (await v1.invoices.list_async(params={"subscription": sub.id, "status": "paid"})).data
+    assert [i.billing_reason for i in paid] == ["subscription_cycle", "subscription_create"]
+    listed = await v1.subscriptions.list_async(params={"customer": cus.id, "status": "active"})
+    assert [s.id for s in listed.data] == [sub.id]
+    assert (await v1.test_helpers.test_clocks.retrieve_async(clock.id)).frozen_time == end + HOUR
