@@ -13,7 +13,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TYPES = ("customer", "payment_method", "payment_intent", "charge", "refund", "event", "webhook_endpoint")
+TYPES = (
+    "customer",
+    "payment_method",
+    "payment_intent",
+    "charge",
+    "refund",
+    "event",
+    "webhook_endpoint",
+    # Billing
+    "product",
+    "price",
+    "subscription",
+    "subscription_item",
+    "invoice",
+    "line_item",
+    "invoice_payment",
+    "test_helpers.test_clock",
+    "deleted_product",
+    "deleted_test_helpers.test_clock",
+)
 OUT = Path(__file__).with_name("stripe_key_skeleton.json")
 
 

@@ -3,11 +3,14 @@ rendering with ``expand``, events, pagination, metadata).
 
 Each resource's parameters and rules live in its own module, as a class that gets this object:
 ``_customers``, ``_payment_methods``, ``_payment_intents`` (with ``_confirmation``), ``_charges``,
-``_refunds``, ``_events`` (events and webhook endpoints).
+``_refunds``, ``_events`` (events and webhook endpoints), and Billing: ``_products`` (products and
+prices), ``_subscriptions``, ``_invoices``, ``_test_clocks`` (test clocks and the time engine that
+runs renewals and retries).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from collections.abc import Callable
@@ -19,10 +22,14 @@ from ._confirmation import Confirmation
 from ._customers import Customers
 from ._errors import PUBLISHABLE_FORBIDDEN, auth_error, invalid, missing
 from ._events import Events, WebhookEndpoints
+from ._invoices import InvoicePayments, Invoices
 from ._payment_intents import PaymentIntents
 from ._payment_methods import PaymentMethods
+from ._products import Prices, Products
 from ._refunds import Refunds
-from .state import EmulatorState
+from ._subscriptions import Subscriptions
+from ._test_clocks import TestClocks
+from .state import EmulatorState, frozen_at
 
 
 @dataclass
@@ -41,12 +48,24 @@ PREFIXES = {
     "re": ("refunds", "refund"),
     "evt": ("events", "event"),
     "we": ("webhook_endpoints", "webhook endpoint"),
+    "prod": ("products", "product"),
+    "price": ("prices", "price"),
+    "sub": ("subscriptions", "subscription"),
+    "si": ("subscription_items", "subscription item"),
+    "in": ("invoices", "invoice"),
+    "inpay": ("invoice_payments", "invoice payment"),
+    # Stripe's message for a missing test clock names its internal object, "billingclock"
+    "clock": ("test_clocks", "billingclock"),
 }
 
 
 class StripeAPI:
     def __init__(self, state: EmulatorState) -> None:
         self.s = state
+        # Per object type: what ``render`` adds to the stored object (lists built from other
+        # objects), and the includable fields Stripe renders only when expanded.
+        self.render_hooks: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {}
+        self.includables: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {}
         self.customers = Customers(self)
         self.payment_methods = PaymentMethods(self)
         self.payment_intents = PaymentIntents(self)
@@ -55,6 +74,12 @@ class StripeAPI:
         self.refunds = Refunds(self)
         self.events = Events(self)
         self.webhook_endpoints = WebhookEndpoints(self)
+        self.products = Products(self)
+        self.prices = Prices(self)
+        self.subscriptions = Subscriptions(self)
+        self.invoices = Invoices(self)
+        self.invoice_payments = InvoicePayments(self)
+        self.test_clocks = TestClocks(self)
         R = self._route
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = [
             R("POST", "/v1/customers", self.customers.create),
@@ -92,6 +117,31 @@ class StripeAPI:
             R("GET", "/v1/webhook_endpoints/{id}", self.webhook_endpoints.retrieve),
             R("POST", "/v1/webhook_endpoints/{id}", self.webhook_endpoints.update),
             R("DELETE", "/v1/webhook_endpoints/{id}", self.webhook_endpoints.delete),
+            R("POST", "/v1/products", self.products.create),
+            R("GET", "/v1/products", self.products.list),
+            R("GET", "/v1/products/{id}", self.products.retrieve),
+            R("POST", "/v1/products/{id}", self.products.update),
+            R("DELETE", "/v1/products/{id}", self.products.delete),
+            R("POST", "/v1/prices", self.prices.create),
+            R("GET", "/v1/prices", self.prices.list),
+            R("GET", "/v1/prices/{id}", self.prices.retrieve),
+            R("POST", "/v1/prices/{id}", self.prices.update),
+            R("POST", "/v1/subscriptions", self.subscriptions.create),
+            R("GET", "/v1/subscriptions", self.subscriptions.list),
+            R("GET", "/v1/subscriptions/{id}", self.subscriptions.retrieve),
+            R("POST", "/v1/subscriptions/{id}", self.subscriptions.update),
+            R("DELETE", "/v1/subscriptions/{id}", self.subscriptions.cancel),
+            R("GET", "/v1/invoices", self.invoices.list),
+            R("GET", "/v1/invoices/{id}", self.invoices.retrieve),
+            R("GET", "/v1/invoices/{id}/lines", self.invoices.list_lines),
+            R("POST", "/v1/invoices/{id}/pay", self.invoices.pay),
+            R("GET", "/v1/invoice_payments", self.invoice_payments.list),
+            R("GET", "/v1/invoice_payments/{id}", self.invoice_payments.retrieve),
+            R("POST", "/v1/test_helpers/test_clocks", self.test_clocks.create),
+            R("GET", "/v1/test_helpers/test_clocks", self.test_clocks.list),
+            R("GET", "/v1/test_helpers/test_clocks/{id}", self.test_clocks.retrieve),
+            R("DELETE", "/v1/test_helpers/test_clocks/{id}", self.test_clocks.delete),
+            R("POST", "/v1/test_helpers/test_clocks/{id}/advance", self.test_clocks.advance),
         ]
 
     @staticmethod
@@ -126,6 +176,9 @@ class StripeAPI:
                 "total_count": len(refunds),
                 "url": f"/v1/charges/{obj['id']}/refunds",
             }
+        hook = self.render_hooks.get(obj.get("object", ""))
+        if hook is not None:
+            hook(obj, out)
         return out
 
     def output(self, obj: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +201,10 @@ class StripeAPI:
                     self._expand(item, rest, full)
             return
         if head not in obj:
-            raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+            include = self.includables.get(obj.get("object", ""), {}).get(head)
+            if include is None:
+                raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+            obj[head] = include(obj)
         value = obj[head]
         if isinstance(value, str):
             target = self._lookup_any(value)
@@ -166,6 +222,16 @@ class StripeAPI:
         if obj is None or obj.get("deleted"):
             raise missing(label, obj_id, param, status=status)
         return obj
+
+    def clock_time(self, customer_id: str | None) -> int | None:
+        """The frozen time of the customer's test clock, or None (no customer, or no clock)."""
+        cus = self.s.store.customers.get(customer_id or "")
+        clock = self.s.store.test_clocks.get((cus or {}).get("test_clock") or "")
+        return clock["frozen_time"] if clock is not None else None
+
+    def at_customer_clock(self, customer_id: str | None) -> contextlib.AbstractContextManager[None]:
+        """Stamp what happens inside with the time of the customer's test clock, if it has one."""
+        return frozen_at(self.clock_time(customer_id))
 
     def emit(
         self, ctx: Ctx | None, type_: str, obj: dict[str, Any], previous: dict[str, Any] | None = None

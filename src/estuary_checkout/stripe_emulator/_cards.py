@@ -37,6 +37,9 @@ CARDS: dict[str, TestCard] = {
         TestCard("371449635398431", "amex"),
         TestCard("6011111111111117", "discover"),
         TestCard("4000000000000002", "visa", decline=_GENERIC),
+        # Stripe's "attaches to a customer, but charges fail" card: attaching never charges here,
+        # so it is an ordinary declining card (a subscription's renewal fails with it).
+        TestCard("4000000000000341", "visa", decline=_GENERIC),
         TestCard(
             "4000000000009995",
             "visa",
@@ -77,6 +80,7 @@ TOKENS: dict[str, str] = {
     "pm_card_amex": "378282246310005",
     "pm_card_discover": "6011111111111117",
     "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_chargeDeclinedLostCard": "4000000000009987",
     "pm_card_chargeDeclinedStolenCard": "4000000000009979",

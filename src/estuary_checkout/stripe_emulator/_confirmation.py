@@ -37,7 +37,7 @@ class Confirmation:
 
     def confirm(
         self,
-        ctx: Ctx,
+        ctx: Ctx | None,
         pi: dict[str, Any],
         p: dict[str, Any],
         off_session: bool,
@@ -46,8 +46,20 @@ class Confirmation:
         """Confirm ``pi`` with the confirm parameters ``p`` (the create route's, with ``confirm=true``).
 
         ``changes`` (fields the confirm request sets) are applied only once the confirmation is
-        accepted, so a request refused with a 400 leaves the intent as it was.
+        accepted, so a request refused with a 400 leaves the intent as it was. The charge and the
+        events of a test clock customer's payment carry the clock's time.
         """
+        with self.api.at_customer_clock(pi["customer"]):
+            self._confirm(ctx, pi, p, off_session, changes)
+
+    def _confirm(
+        self,
+        ctx: Ctx | None,
+        pi: dict[str, Any],
+        p: dict[str, Any],
+        off_session: bool,
+        changes: dict[str, Any] | None,
+    ) -> None:
         if pi["status"] not in CONFIRMABLE:
             raise state_error(
                 f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
@@ -98,7 +110,8 @@ class Confirmation:
             return
         self._authorize(ctx, pi, pm)
 
-    def _require_action(self, ctx: Ctx, pi: dict[str, Any]) -> None:
+    def _require_action(self, ctx: Ctx | None, pi: dict[str, Any]) -> None:
+        assert ctx is not None  # only an on-session confirmation (an API request) asks for 3-D Secure
         challenge = f"{ctx.base_url}/_emulator/three_d_secure/{pi['id']}?client_secret={pi['client_secret']}"
         pi["status"] = "requires_action"
         pi["last_payment_error"] = None
@@ -117,6 +130,8 @@ class Confirmation:
                 },
             }
         self.api.emit(ctx, "payment_intent.requires_action", pi)
+        if pi.get("_invoice"):
+            self.api.invoices.action_required(ctx, pi)
 
     def _decline(
         self, ctx: Ctx | None, pi: dict[str, Any], pm: dict[str, Any], failure: tuple[str, str, str]
@@ -145,6 +160,8 @@ class Confirmation:
         )
         self.api.emit(ctx, "charge.failed", ch)
         self.api.emit(ctx, "payment_intent.payment_failed", pi)
+        if pi.get("_invoice"):
+            self.api.invoices.payment_failed(ctx, pi)
         raise StripeError(
             402,
             "card_error",
@@ -216,10 +233,15 @@ class Confirmation:
         else:
             pi.update(status="succeeded", amount_received=pi["amount"], amount_capturable=0)
             self.api.emit(ctx, "payment_intent.succeeded", pi)
+            if pi.get("_invoice"):
+                self.api.invoices.payment_succeeded(ctx, pi)
 
     def complete_three_d_secure(self, pi_id: str, outcome: str) -> dict[str, Any]:
         """Finish the 3-D Secure challenge of a PaymentIntent in ``requires_action``."""
-        with self.s.lock:
+        with (
+            self.s.lock,
+            self.api.at_customer_clock(self.s.store.payment_intents.get(pi_id, {}).get("customer")),
+        ):
             pi = self.api.get("pi", pi_id, "payment_intent")
             if pi["status"] != "requires_action":
                 raise state_error(
@@ -248,6 +270,8 @@ class Confirmation:
                     },
                 )
                 self.api.emit(None, "payment_intent.payment_failed", pi)
+                if pi.get("_invoice"):
+                    self.api.invoices.payment_failed(None, pi)
             else:
                 raise invalid("outcome must be 'complete' or 'fail'", param="outcome")
             return self.api.render(pi)

@@ -9,6 +9,7 @@ from . import _objects as objects
 from ._errors import invalid, missing
 from ._forms import EXPAND, LIST, enum, validate
 from ._params import ADDRESS, REDISPLAY, SHIPPING, opt
+from .state import frozen_at
 
 if TYPE_CHECKING:
     from ._api import Ctx, StripeAPI
@@ -33,7 +34,7 @@ CUSTOMER_UPDATE = {
     "balance": "int",
     **EXPAND,
 }
-CUSTOMER_CREATE = {**CUSTOMER_UPDATE, "payment_method": "str"}
+CUSTOMER_CREATE = {**CUSTOMER_UPDATE, "payment_method": "str", "test_clock": "str"}
 
 
 class Customers:
@@ -46,6 +47,9 @@ class Customers:
     def create(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         p = validate(params, CUSTOMER_CREATE)
         self._check_email(p.get("email"))
+        clock = (
+            self.api.get("clock", p["test_clock"], "test_clock", status=400) if p.get("test_clock") else None
+        )
         pm = None
         if p.get("payment_method"):
             pm = self.api.payment_methods.resolve(ctx, p["payment_method"], "payment_method")
@@ -54,8 +58,6 @@ class Customers:
                     "The payment method you provided has already been attached to a customer.",
                     param="payment_method",
                 )
-        cus = objects.customer(p)
-        self.api.apply_metadata(cus, p.get("metadata"))
         default_pm = (p.get("invoice_settings") or {}).get("default_payment_method")
         if default_pm and (pm is None or default_pm not in (pm["id"], p["payment_method"])):
             raise invalid(
@@ -63,12 +65,17 @@ class Customers:
                 "The payment method must be attached to the customer.",
                 param="invoice_settings[default_payment_method]",
             )
-        self.s.store.customers[cus["id"]] = cus
-        self.api.emit(ctx, "customer.created", cus)
-        if pm is not None:
-            self.api.payment_methods.attach_to(ctx, pm, cus)
-            if default_pm:
-                cus["invoice_settings"]["default_payment_method"] = pm["id"]
+        # a customer on a test clock (and all it does) lives on the clock's time
+        with frozen_at(clock["frozen_time"] if clock else None):
+            cus = objects.customer(p)
+            cus["test_clock"] = clock["id"] if clock else None
+            self.api.apply_metadata(cus, p.get("metadata"))
+            self.s.store.customers[cus["id"]] = cus
+            self.api.emit(ctx, "customer.created", cus)
+            if pm is not None:
+                self.api.payment_methods.attach_to(ctx, pm, cus)
+                if default_pm:
+                    cus["invoice_settings"]["default_payment_method"] = pm["id"]
         return self.api.output(cus, p)
 
     @staticmethod
@@ -131,6 +138,8 @@ class Customers:
     def delete(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
         validate(params, {})
         cus = self.api.get("cus", id)
+        with self.api.at_customer_clock(id):
+            self.api.subscriptions.end_all_for_customer(ctx, id)
         snapshot = self.api.render(cus)
         for pm in self.s.store.payment_methods.values():
             if pm["customer"] == id:

@@ -89,3 +89,26 @@ def check_step(amount: int, currency: str, param: str = "amount") -> None:
     """Refunds and captures have no minimum at Stripe, but the step rule applies to them too."""
     if not currencies.is_chargeable_step(amount, currency):
         raise step_error(currency, param)
+
+
+def check_unit_amount(amount: int | None, currency: str, param: str = "unit_amount") -> int:
+    """A Price's unit amount: present, ≥ 0 (a free price is allowed), ≤ 8 digits, and a multiple of
+    the currency's step when not 0 (the invoices it makes are charged). No minimum: Stripe lets a
+    price be below the minimum charge."""
+    if amount is None:
+        raise missing_param(param)
+    if amount < 0:
+        raise invalid(
+            "This value must be greater than or equal to 0.",
+            param=param,
+            code="parameter_invalid_integer",
+        )
+    if amount > MAX_AMOUNT:
+        raise invalid(
+            f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)} {currency}",
+            param=param,
+            code="amount_too_large",
+        )
+    if amount:
+        check_step(amount, currency, param)
+    return amount

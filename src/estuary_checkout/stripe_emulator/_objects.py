@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 import uuid
 from typing import Any
 
 from ._cards import TestCard, fingerprint
 from .state import new_id
-
-
-def now() -> int:
-    return int(time.time())
+from .state import now as now  # the wall clock, or a test clock's time (state.frozen_at)
 
 
 def empty_address() -> dict[str, Any]:

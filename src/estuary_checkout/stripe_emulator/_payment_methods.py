@@ -106,13 +106,13 @@ class PaymentMethods:
         self.s.store.payment_methods[pm["id"]] = pm
         return pm
 
-    def resolve(self, ctx: Ctx, pm_id: str, param: str) -> dict[str, Any]:
+    def resolve(self, ctx: Ctx | None, pm_id: str, param: str) -> dict[str, Any]:
         """A stored PaymentMethod, or a fresh one for a ``pm_card_*`` test token."""
         if pm_id in TOKENS:
             return self._from_token(pm_id)
         return self.api.get("pm", pm_id, param)
 
-    def from_params(self, ctx: Ctx, p: dict[str, Any]) -> dict[str, Any] | None:
+    def from_params(self, ctx: Ctx | None, p: dict[str, Any]) -> dict[str, Any] | None:
         if p.get("payment_method") and p.get("payment_method_data"):
             raise invalid(
                 "You may only specify one of these parameters: payment_method, payment_method_data."

@@ -7,6 +7,7 @@ on one loop) and for the background threads that deliver webhooks and run delaye
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import heapq
@@ -19,8 +20,9 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -50,6 +52,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # charge.refund.updated and refund.failed).
     "refund_failure_delay_ms": 200,
     "idempotency_ttl_seconds": 24 * 3600,
+    # A subscription left `incomplete` (first invoice unpaid) becomes `incomplete_expired` this long
+    # after its creation, as Stripe's 23 hours. Subscriptions on a test clock follow the clock instead.
+    "subscription_incomplete_expiry_seconds": 23 * 3600,
     "api_version": DEFAULT_API_VERSION,
 }
 
@@ -64,10 +69,33 @@ _CONFIG_TYPES: dict[str, type] = {
     "refund_pending_card_delay_ms": int,
     "refund_failure_delay_ms": int,
     "idempotency_ttl_seconds": int,
+    "subscription_incomplete_expiry_seconds": int,
     "api_version": str,
 }
 
 _ALNUM = string.ascii_letters + string.digits
+
+# The time objects and events are stamped with: a test clock's frozen time while a request or an
+# advance works on that clock's objects, else the wall clock (see ``frozen_at``).
+_FROZEN_TIME: ContextVar[int | None] = ContextVar("stripe_emulator_frozen_time", default=None)
+
+
+def now() -> int:
+    frozen = _FROZEN_TIME.get()
+    return frozen if frozen is not None else int(time.time())
+
+
+@contextlib.contextmanager
+def frozen_at(timestamp: int | None) -> Iterator[None]:
+    """Stamp what happens inside with ``timestamp`` (a test clock's time); ``None`` changes nothing."""
+    if timestamp is None:
+        yield
+        return
+    token = _FROZEN_TIME.set(timestamp)
+    try:
+        yield
+    finally:
+        _FROZEN_TIME.reset(token)
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -173,6 +201,13 @@ class Store:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhook_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscription_items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    test_clocks: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
 
@@ -356,7 +391,7 @@ class EmulatorState:
                 "id": new_id("evt"),
                 "object": "event",
                 "api_version": self.config["api_version"],
-                "created": int(time.time()),
+                "created": now(),
                 "data": data,
                 "livemode": False,
                 "pending_webhooks": len(targets),
