@@ -127,7 +127,8 @@ async def events_for(stripe_api_base: str, subscription_id: str) -> list[dict[st
 
 
 async def deliver(client: httpx.AsyncClient, event: dict[str, Any]) -> httpx.Response:
-    payload = json.dumps(event).encode()
+    # the SDK reads *_decimal fields as Decimal; on the wire they are strings
+    payload = json.dumps(event, default=str).encode()
     resp = await client.post(
         WEBHOOK,
         content=payload,
@@ -144,13 +145,30 @@ async def deliver_all(client: httpx.AsyncClient, stripe_api_base: str, subscript
     return [e["type"] for e in events]
 
 
+async def scalar(session: AsyncSession, stmt: Any) -> Any:
+    """One value read in a transaction of its own (on SQLite an open transaction holds the
+    database's write lock, so the test's own session must not keep one while the API works)."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as s:
+        return await s.scalar(stmt)
+
+
+async def customer_of(session: AsyncSession, user: User) -> str:
+    return str(await scalar(session, select(User.stripe_customer_id).where(User.id == user.id)))
+
+
 async def membership_row(session: AsyncSession, membership_id: int) -> Membership:
-    m = await session.get(Membership, membership_id, populate_existing=True)
+    async with AsyncSession(session.bind, expire_on_commit=False) as s:
+        m = await s.get(Membership, membership_id)
     assert m is not None
     return m
 
 
 async def passes_of(session: AsyncSession, membership_id: int) -> list[Pass]:
+    async with AsyncSession(session.bind, expire_on_commit=False) as s:
+        return await _passes_of(s, membership_id)
+
+
+async def _passes_of(session: AsyncSession, membership_id: int) -> list[Pass]:
     rows = await session.execute(
         select(Pass)
         .where(Pass.membership_id == membership_id)

@@ -13,6 +13,7 @@ from tests.checkout.helpers import API, future_slot
 from tests.memberships.helpers import (
     advance,
     bearer,
+    customer_of,
     deliver,
     deliver_all,
     eligible_services,
@@ -169,10 +170,10 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
     user, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
     )
-    await session.refresh(user)
+    customer = await customer_of(session, user)
     stripe = sk(stripe_api_base)
     failing = await stripe.v1.payment_methods.attach_async(
-        "pm_card_chargeCustomerFail", params={"customer": user.stripe_customer_id}
+        "pm_card_chargeCustomerFail", params={"customer": customer}
     )
     await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": failing.id})
     end = (await membership_row(session, mid)).current_period_end
@@ -182,9 +183,7 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
     assert view["status"] == "past_due"
     assert view["credits"]["available"] == 0 and view["credits"]["frozen"] == 4
     assert len(await passes_of(session, mid)) == 1  # nothing granted for the unpaid period
-    good = await stripe.v1.payment_methods.attach_async(
-        "pm_card_visa", params={"customer": user.stripe_customer_id}
-    )
+    good = await stripe.v1.payment_methods.attach_async("pm_card_visa", params={"customer": customer})
     await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": good.id})
     await advance(stripe_api_base, clock, end + timedelta(days=3, hours=2))  # the retries' schedule
     await deliver_all(client, stripe_api_base, sub_id)
@@ -208,18 +207,20 @@ async def test_a_failed_renewal_that_never_pays_ends_the_membership(
     user, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
     )
-    await session.refresh(user)
+    customer = await customer_of(session, user)
     stripe = sk(stripe_api_base)
     failing = await stripe.v1.payment_methods.attach_async(
-        "pm_card_chargeCustomerFail", params={"customer": user.stripe_customer_id}
+        "pm_card_chargeCustomerFail", params={"customer": customer}
     )
     await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": failing.id})
     end = (await membership_row(session, mid)).current_period_end
     await advance(stripe_api_base, clock, end + timedelta(days=8))
     await deliver_all(client, stripe_api_base, sub_id)
     view = await _view(client, headers, mid)
-    assert view["status"] == "canceled" and view["credits"]["available"] == 0
-    assert len(await passes_of(session, mid)) == 1
+    assert view["status"] == "canceled"
+    [p] = await passes_of(session, mid)
+    # only the paid period's credits, to that period's end (SPEC: after a cancel they last to it)
+    assert (p.sessions_total, p.expires_at) == (4, end)
 
 
 async def test_cancel_at_period_end_runs_out_the_period_and_grants_nothing_more(

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from tests.checkout.helpers import API, assert_error, future_slot, session_body
 from tests.memberships.helpers import (
     bearer,
+    customer_of,
     deliver_all,
     eligible_services,
     make_plan,
@@ -15,6 +16,7 @@ from tests.memberships.helpers import (
     new_member,
     passes_of,
     pay_first_invoice,
+    scalar,
     sk,
 )
 
@@ -67,10 +69,11 @@ async def test_subscribe_pay_with_the_confirmation_secret_and_get_the_credits(
     )
     assert again.status_code == 201 and again.json() == body
     # the workflow start went into the outbox with the membership
-    starts = await session.scalar(
+    starts = await scalar(
+        session,
         select(func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.workflow_id == f"membership-{m.id}")
+        .where(OutboxMessage.workflow_id == f"membership-{m.id}", OutboxMessage.kind == "start_workflow"),
     )
     assert starts == 1
 
@@ -123,22 +126,21 @@ async def test_a_saved_card_pays_at_once_and_a_declined_one_leaves_nothing(
     await client.post(
         f"{MEMBERSHIPS}/{first['membership_id']}/cancel", json={"at_period_end": False}, headers=headers
     )
-    await session.refresh(user)
+    customer = await customer_of(session, user)
     stripe = sk(stripe_api_base)
-    good = await stripe.v1.payment_methods.attach_async(
-        "pm_card_visa", params={"customer": user.stripe_customer_id}
-    )
+    good = await stripe.v1.payment_methods.attach_async("pm_card_visa", params={"customer": customer})
     declined = await stripe.v1.payment_methods.attach_async(
-        "pm_card_chargeCustomerFail", params={"customer": user.stripe_customer_id}
+        "pm_card_chargeCustomerFail", params={"customer": customer}
     )
     refused = await client.post(
         MEMBERSHIPS, json={"plan_id": plan["id"], "payment_method_id": declined.id}, headers=headers
     )
     assert_error(refused, 402, "PAYMENT_FAILED")
-    live = await session.scalar(
+    live = await scalar(
+        session,
         select(func.count())
         .select_from(Membership)
-        .where(Membership.user_id == user.id, Membership.status != "canceled")
+        .where(Membership.user_id == user.id, Membership.status != "canceled"),
     )
     assert live == 0
     paid = await client.post(
@@ -246,7 +248,7 @@ async def test_concurrent_subscribes_to_one_plan_make_one_membership(
     )
     codes = sorted(a.status_code for a in answers)
     assert codes.count(201) == 1 and set(codes) <= {201, 409}, [a.text for a in answers]
-    count = await session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.user_id == user.id)
+    count = await scalar(
+        session, select(func.count()).select_from(Membership).where(Membership.user_id == user.id)
     )
     assert count == 1

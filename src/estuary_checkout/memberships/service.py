@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 
 from sqlalchemy import select
@@ -107,15 +108,16 @@ async def subscribe(
         created_at=now,
         updated_at=now,
     )
-    session.add(m)
     try:
         # the partial unique index: a concurrent subscribe to the same plan loses here
         async with session.begin_nested():
+            session.add(m)
             await session.flush()
     except IntegrityError as exc:
         raise MembershipExists(details={"plan_id": plan.id}) from exc
     sub = await gateway.create_subscription(
-        idempotency_key=f"membership-{m.id}-subscribe",
+        # a key per attempt: the SDK's own retries reuse it; SQLite may reuse a rolled-back row's id
+        idempotency_key=f"membership-{m.id}-subscribe-{uuid.uuid4().hex}",
         customer_id=customer_id,
         price_id=price.stripe_price_id or "",
         membership_id=m.id,
@@ -131,7 +133,7 @@ async def subscribe(
             await gateway.pay_invoice(
                 first.id,
                 payment_method_id=body.payment_method_id,
-                idempotency_key=f"membership-{m.id}-first-invoice",
+                idempotency_key=f"invoice-{first.id}-first-payment",
             )
         except PaymentFailed:
             await gateway.cancel_subscription(sub.id)  # nothing was paid: leave no subscription behind
