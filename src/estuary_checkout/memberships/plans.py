@@ -1,8 +1,8 @@
 """Membership plans (admin): each plan is a Stripe Product with one recurring Price per currency.
 
-The row is written first and flushed (its id names the Stripe objects' idempotency keys), then
-Stripe is asked; a Stripe failure rolls the row back, and a retry reuses the same keys, so no
-second Product or Price is ever made for one plan row.
+The row is written first and flushed (its id goes into the Stripe objects' metadata), then Stripe
+is asked in the same transaction; a Stripe failure rolls the row back (at worst leaving an unused
+Product at Stripe, which nothing refers to).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ async def ensure_in_stripe(
     price: MembershipPlanPrice | None = None,
 ) -> None:
     """The plan's Product (and `price`'s Price) at Stripe, made now if a row has none yet (a plan
-    loaded by `seed-demo`). Keys from the row ids make a retry reuse what was made."""
+    loaded by `seed-demo`)."""
     if plan.stripe_product_id is None:
         plan.stripe_product_id = await gateway.create_product(plan_id=plan.id, name=plan.name)
     if price is not None and price.stripe_price_id is None:

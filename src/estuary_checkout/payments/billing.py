@@ -1,13 +1,16 @@
 """Stripe Billing calls (products, recurring prices, subscriptions, invoices, test clocks).
 
 A mixin of `StripeGateway`: it goes through the gateway's `_call` (one error mapping) and client,
-so this module needs no import of the SDK. Shapes are the current API's (2025-03-31 and later):
+so this module needs no import of the SDK. Idempotency keys are per attempt (the SDK's retries
+of one call reuse it): the rows they are named after are written in the same transaction, and
+SQLite may hand a rolled-back row's id out again. Shapes are the current API's (2025-03-31 and later):
 an invoice has no `payment_intent` (the first payment's secret is its `confirmation_secret`), its
 subscription is under `parent.subscription_details`, and period bounds live on subscription items.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,7 +118,7 @@ class BillingCalls:
             "products.create",
             lambda: self.client.v1.products.create_async(
                 params={"name": name, "metadata": {"plan_id": str(plan_id)}},
-                options={"idempotency_key": f"plan-{plan_id}-product"},
+                options={"idempotency_key": f"plan-{plan_id}-product-{uuid.uuid4().hex}"},
             ),
         )
         return str(product.id)
@@ -139,7 +142,7 @@ class BillingCalls:
                     "recurring": {"interval": interval},
                     "metadata": {"plan_id": str(plan_id), "plan_price_id": str(price_row_id)},
                 },
-                options={"idempotency_key": f"plan-price-{price_row_id}"},
+                options={"idempotency_key": f"plan-price-{price_row_id}-{uuid.uuid4().hex}"},
             ),
         )
         return str(price.id)
