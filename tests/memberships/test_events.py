@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.checkout.helpers import API, future_slot
 from tests.memberships.helpers import (
@@ -47,6 +47,23 @@ async def _subscribed(
     if deliver_events:
         await deliver_all(client, stripe_api_base, m.stripe_subscription_id or "")
     return user, headers, m.id, m.stripe_subscription_id
+
+
+async def _book(client, headers, pid, service_id):
+    """A single session asking to be paid with a pass: the created order."""
+    start, end = future_slot()
+    item = {
+        "service_id": service_id,
+        "practitioner_id": pid,
+        "start_time": start,
+        "end_time": end,
+        "use_pass": True,
+    }
+    resp = await client.post(
+        f"{API}/checkout/create", json={"checkout_type": "single_session", "items": [item]}, headers=headers
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()
 
 
 async def _view(client, headers, mid):
@@ -165,7 +182,7 @@ async def test_a_year_of_renewals_rolls_over_up_to_the_cap(
 async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_them(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    pid, services, plan = await _plan(client, session, auth)
     clock, _ = await new_clock(stripe_api_base)
     user, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
@@ -183,6 +200,8 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
     assert view["status"] == "past_due"
     assert view["credits"]["available"] == 0 and view["credits"]["frozen"] == 4
     assert len(await passes_of(session, mid)) == 1  # nothing granted for the unpaid period
+    # frozen credits pay for nothing: the session is charged in full
+    assert (await _book(client, headers, pid, services[0]))["total_cents"] > 0
     good = await stripe.v1.payment_methods.attach_async("pm_card_visa", params={"customer": customer})
     await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": good.id})
     await advance(stripe_api_base, clock, end + timedelta(days=3, hours=2))  # the retries' schedule
@@ -197,6 +216,7 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
         6,
     )
     assert view["credits"]["available"] == 6
+    assert (await _book(client, headers, pid, services[0]))["total_cents"] == 0
 
 
 async def test_a_failed_renewal_that_never_pays_ends_the_membership(
@@ -257,8 +277,6 @@ async def test_invoices_paid_in_either_order_roll_over_the_same(
         )
         sub = await sk(stripe_api_base).v1.subscriptions.retrieve_async(sub_id)
         end = sub["items"]["data"][0]["current_period_end"]
-        from datetime import UTC, datetime
-
         await advance(stripe_api_base, clock, datetime.fromtimestamp(end, UTC) + timedelta(hours=1))
         events = [e for e in await events_for(stripe_api_base, sub_id) if e["type"] == "invoice.paid"]
         assert len(events) == 2
@@ -266,3 +284,37 @@ async def test_invoices_paid_in_either_order_roll_over_the_same(
             await deliver(client, e)
         totals.append([(p.sessions_total, p.carried_in, p.status) for p in await passes_of(session, mid)])
     assert totals[0] == totals[1] == [(4, 0, "expired"), (6, 2, "active")]
+
+
+async def test_a_trial_grants_its_credits_and_the_saved_card_pays_when_it_ends(
+    client, session, auth, make_token, stripe_api_base
+):
+    _, _, plan = await _plan(client, session, auth, trial_days=7)
+    clock, t0 = await new_clock(stripe_api_base)
+    user = await new_member(session, stripe_api_base, clock=clock)
+    headers = bearer(make_token, user)
+    # a trial charges nothing now, so it needs a saved card for the renewal at its end
+    no_card = await client.post(MEMBERSHIPS, json={"plan_id": plan["id"]}, headers=headers)
+    assert no_card.status_code == 422 and no_card.json()["code"] == "PAYMENT_METHOD_REQUIRED"
+    card = await sk(stripe_api_base).v1.payment_methods.attach_async(
+        "pm_card_visa", params={"customer": await customer_of(session, user)}
+    )
+    created = await client.post(
+        MEMBERSHIPS, json={"plan_id": plan["id"], "payment_method_id": card.id}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["status"] == "trialing" and body["client_secret"] is None
+    mid = body["membership_id"]
+    view = await _view(client, headers, mid)
+    assert view["credits"]["available"] == 4
+    assert abs((datetime.fromisoformat(view["current_period_end"]) - t0) - timedelta(days=7)) < timedelta(
+        minutes=1
+    )
+    m = await membership_row(session, mid)
+    await advance(stripe_api_base, clock, (m.current_period_end or t0) + timedelta(hours=1))
+    await deliver_all(client, stripe_api_base, m.stripe_subscription_id or "")
+    view = await _view(client, headers, mid)
+    assert view["status"] == "active"
+    trial, first = await passes_of(session, mid)
+    assert (trial.sessions_total, first.sessions_total, first.carried_in) == (4, 6, 2)

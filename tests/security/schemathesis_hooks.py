@@ -137,6 +137,12 @@ KNOWN = (
     ),
     Known(
         "positive_data_acceptance",
+        "a subscribe refused for what the plan row says: retired (is_active false), not sold in the "
+        "currency asked, or starting with a trial that needs a saved card",
+        _code("PLAN_INACTIVE", "PAYMENT_METHOD_REQUIRED"),
+    ),
+    Known(
+        "positive_data_acceptance",
         "rules between fields or rows (RULES_BEYOND_A_SCHEMA), or a reference to a row that does not exist",
         _rules_beyond_a_schema,
     ),

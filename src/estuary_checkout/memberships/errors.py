@@ -36,3 +36,10 @@ class MembershipEnded(AppError):
     status_code = 409
     code = "MEMBERSHIP_ENDED"
     message = "This membership has ended; subscribe again instead"
+
+
+class PaymentMethodRequired(Unprocessable):
+    code = "PAYMENT_METHOD_REQUIRED"
+    message = (
+        "This plan starts with a free trial: give payment_method_id, a saved card to charge when it ends"
+    )

@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from estuary_checkout.config import Settings
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.memberships import plans, repository, sync
-from estuary_checkout.memberships.errors import MembershipEnded, MembershipExists, MembershipNotFound
+from estuary_checkout.memberships.errors import (
+    MembershipEnded,
+    MembershipExists,
+    MembershipNotFound,
+    PaymentMethodRequired,
+)
 from estuary_checkout.memberships.models import ENDED_STATUSES, LIVE_STATUSES, Membership, MembershipPlan
 from estuary_checkout.memberships.schemas import (
     MembershipCreate,
@@ -85,10 +90,20 @@ async def subscribe(
     """A Stripe subscription for the plan: `incomplete` with the first invoice's confirmation
     secret, or paid at once with a saved card (`payment_method_id`)."""
     plan, price = await plans.offer(session, body.plan_id, body.currency, settings.currency)
+    if plan.trial_days and body.payment_method_id is None:
+        # nothing is paid now, so no card would be saved: the first renewal could not be charged
+        raise PaymentMethodRequired(details={"field": "payment_method_id", "trial_days": plan.trial_days})
     existing = await _live_on_plan(session, user.id, plan.id)
     if existing is not None:
         raise MembershipExists(details={"membership_id": existing.id, "status": existing.status})
     await plans.ensure_in_stripe(session, gateway, plan, price)
+    # the caller as stored (the auth cache's User has no Stripe customer), locked: one user's
+    # subscribes run one at a time
+    user = (
+        await session.execute(
+            select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     customer_id = await orders_service.ensure_customer(session, gateway, user)
     if body.payment_method_id is not None:
         card = await gateway.retrieve_card(body.payment_method_id)
