@@ -11,5 +11,7 @@ async def get(session: AsyncSession, membership_id: int) -> Membership | None:
 
 
 async def by_subscription(session: AsyncSession, subscription_id: str) -> Membership | None:
-    rows = await session.execute(select(Membership).where(Membership.stripe_subscription_id == subscription_id))
+    rows = await session.execute(
+        select(Membership).where(Membership.stripe_subscription_id == subscription_id)
+    )
     return rows.scalar_one_or_none()
