@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -23,13 +24,23 @@ from estuary_checkout.bookings import repository as bookings_repository
 from estuary_checkout.bookings.models import Booking
 from estuary_checkout.catalog.models import Practitioner, Service
 from estuary_checkout.db.base import utcnow
-from estuary_checkout.db.session import session_scope
+from estuary_checkout.db.session import session_scope, transaction
+from estuary_checkout.memberships import service as memberships_service
+from estuary_checkout.memberships.models import Membership, MembershipPlan, MembershipPlanPrice
 from estuary_checkout.state import AppState
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
 from estuary_checkout.workflows.activities import BookingActivities
+from estuary_checkout.workflows.membership import MembershipWorkflow
+from estuary_checkout.workflows.membership_activities import MembershipActivities
 from estuary_checkout.workflows.models import Notification
-from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE, BookingLifecycleInput, booking_workflow_id
+from estuary_checkout.workflows.types import (
+    BOOKINGS_TASK_QUEUE,
+    BookingLifecycleInput,
+    MembershipSnapshot,
+    booking_workflow_id,
+    membership_workflow_id,
+)
 from estuary_checkout.workflows.workflows import (
     BookingLifecycleStatus,
     BookingLifecycleWorkflow,
@@ -62,6 +73,45 @@ class RecordingSender:
         return self.sent.count(key)
 
 
+@dataclass
+class StripeRefreshCall:
+    membership_id: int
+    scheduled_at: datetime  # workflow time (the test server's skipped clock)
+
+
+class StripeRefreshStandIn:
+    """Registered under the activity name `refresh_membership` in place of the real activity,
+    and for that Stripe re-read only: the real one calls memberships.sync (Stripe through the
+    gateway), which is built in parallel on main and is not on this branch. Every other
+    membership activity is the real one against the real database.
+
+    It records each call and applies what the test says Stripe holds (`stripe_holds[id]`:
+    column values for the membership row), the way a webhook would, then answers the row as
+    the real activity does.
+    """
+
+    def __init__(self, session_factory: Any) -> None:
+        self.session_factory = session_factory
+        self.calls: list[StripeRefreshCall] = []
+        self.stripe_holds: dict[int, dict[str, Any]] = {}
+
+    def calls_for(self, membership_id: int) -> list[StripeRefreshCall]:
+        return [c for c in self.calls if c.membership_id == membership_id]
+
+    @activity.defn(name="refresh_membership")
+    async def refresh_membership(self, membership_id: int) -> MembershipSnapshot:
+        self.calls.append(StripeRefreshCall(membership_id, activity.info().current_attempt_scheduled_time))
+        async with transaction(self.session_factory) as session:
+            values = self.stripe_holds.get(membership_id)
+            if values:
+                membership = await session.get(Membership, membership_id)
+                assert membership is not None
+                for name, value in values.items():
+                    setattr(membership, name, value)
+                await session.flush()
+            return await memberships_service.snapshot(session, membership_id)
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server_path())
@@ -82,12 +132,29 @@ def activities(app_state: AppState, sender: RecordingSender) -> BookingActivitie
 
 
 @pytest.fixture(scope="session")
-async def worker(temporal_env: WorkflowEnvironment, activities: BookingActivities) -> AsyncIterator[Worker]:
+def membership_activities(app_state: AppState, sender: RecordingSender) -> MembershipActivities:
+    return MembershipActivities(app_state.session_factory, app_state.gateway, sender)
+
+
+@pytest.fixture(scope="session")
+def stripe_refresh(app_state: AppState) -> StripeRefreshStandIn:
+    return StripeRefreshStandIn(app_state.session_factory)
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal_env: WorkflowEnvironment,
+    activities: BookingActivities,
+    membership_activities: MembershipActivities,
+    stripe_refresh: StripeRefreshStandIn,
+) -> AsyncIterator[Worker]:
+    # the real membership activities but the Stripe re-read (see StripeRefreshStandIn)
+    membership = [a for a in membership_activities.all() if a.__name__ != "refresh_membership"]
     async with Worker(
         temporal_env.client,
         task_queue=BOOKINGS_TASK_QUEUE,
-        workflows=[BookingLifecycleWorkflow, OrderExpiryWorkflow],
-        activities=activities.all(),
+        workflows=[BookingLifecycleWorkflow, OrderExpiryWorkflow, MembershipWorkflow],
+        activities=[*activities.all(), *membership, stripe_refresh.refresh_membership],
     ) as w:
         yield w
 
@@ -296,3 +363,70 @@ async def start_lifecycle(client: Client, refs: BookingRefs):  # type: ignore[no
 
 def phase_is(phase: str):  # type: ignore[no-untyped-def]
     return lambda status: status.phase == phase
+
+
+@dataclass
+class MembershipRefs:
+    membership_id: int
+    user_id: int
+
+    @property
+    def workflow_id(self) -> str:
+        return membership_workflow_id(self.membership_id)
+
+    def key(self, kind: str, key: str) -> str:
+        return f"membership:{self.membership_id}:{kind}:{key}"
+
+
+async def create_membership(
+    app_state: AppState,
+    *,
+    period_end: datetime,
+    status: str = "active",
+    period_start: datetime | None = None,
+    cancel_at_period_end: bool = False,
+    latest_invoice_id: str = "in_first",
+    latest_invoice_status: str = "paid",
+) -> MembershipRefs:
+    """A user of one's own, a plan with a USD price, and a membership on it."""
+    async for session in session_scope(app_state.session_factory):
+        user = User(external_id=f"test|{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex[:12]}@example.com")
+        plan = MembershipPlan(
+            name=f"Test plan {uuid.uuid4().hex[:8]}",
+            interval="month",
+            credits_per_period=4,
+            eligible_service_ids=[],
+            rollover_cap=0,
+        )
+        session.add_all([user, plan])
+        await session.flush()
+        price = MembershipPlanPrice(plan_id=plan.id, currency="usd", amount_cents=3000)
+        session.add(price)
+        await session.flush()
+        membership = Membership(
+            user_id=user.id,
+            plan_id=plan.id,
+            plan_price_id=price.id,
+            currency="usd",
+            amount_cents=3000,
+            status=status,
+            stripe_subscription_id=f"sub_test_{uuid.uuid4().hex}",
+            stripe_customer_id=f"cus_test_{uuid.uuid4().hex[:12]}",
+            latest_invoice_id=latest_invoice_id,
+            latest_invoice_status=latest_invoice_status,
+            current_period_start=period_start or period_end - timedelta(days=30),
+            current_period_end=period_end,
+            cancel_at_period_end=cancel_at_period_end,
+        )
+        session.add(membership)
+        await session.flush()
+        refs = MembershipRefs(membership.id, user.id)
+    return refs
+
+
+async def membership_notices(app_state: AppState, refs: MembershipRefs) -> dict[str, Notification]:
+    async with app_state.session_factory() as session:
+        rows = await session.execute(
+            select(Notification).where(Notification.dedupe_key.like(f"membership:{refs.membership_id}:%"))
+        )
+        return {row.dedupe_key: row for row in rows.scalars()}

@@ -1,8 +1,9 @@
 """Notifications: a row per message (the record and the dedupe point) and a pluggable sender.
 
 Two writers, one table:
-* the booking lifecycle's `send_notification` activity claims, sends and marks its notice in
-  one transaction (`claim_unsent`), so its rows are never seen committed and unsent;
+* the workflows' notice activities (the booking lifecycle's `send_notification`, the
+  membership workflow's `send_membership_notice`) claim, send and mark their notice in one
+  transaction (`claim_unsent`), so their rows are never seen committed and unsent;
 * services write notices in their own transaction with `enqueue` (sent_at NULL), and the
   worker's `NotificationRelay` sends them.
 """
@@ -29,6 +30,12 @@ log = structlog.get_logger(__name__)
 BOOKING_NOTIFICATION_KINDS = ("confirmation", "reminder", "follow_up", "canceled", "rescheduled")
 # written by services in their own transaction (not by a workflow); the worker sends them
 ORDER_NOTIFICATION_KINDS = ("refund_succeeded", "refund_failed")
+# sent by MembershipWorkflow (booking_id NULL; the payload names the membership)
+MEMBERSHIP_NOTIFICATION_KINDS = (
+    "membership_renewal_upcoming",
+    "membership_payment_failed",
+    "membership_ended",
+)
 
 
 class NotificationSender(Protocol):
@@ -55,6 +62,12 @@ def booking_dedupe_key(booking_id: int, kind: str, occurrence: int = 0) -> str:
     """`booking:{id}:{kind}`; a rescheduled booking's later reminders and notices get `:{n}`."""
     base = f"booking:{booking_id}:{kind}"
     return base if occurrence == 0 else f"{base}:{occurrence}"
+
+
+def membership_dedupe_key(membership_id: int, kind: str, key: str) -> str:
+    """`membership:{id}:{kind}:{key}`; the key is what makes the notice one of its kind: the
+    period end (renewal upcoming), the invoice (payment failed), the ending status (ended)."""
+    return f"membership:{membership_id}:{kind}:{key}"
 
 
 async def enqueue(

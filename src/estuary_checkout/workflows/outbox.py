@@ -17,8 +17,10 @@ from estuary_checkout.workflows.models import OutboxMessage
 from estuary_checkout.workflows.types import (
     BOOKINGS_TASK_QUEUE,
     BookingLifecycleInput,
+    MembershipInput,
     OrderExpiryInput,
     booking_workflow_id,
+    membership_workflow_id,
     order_expiry_workflow_id,
 )
 
@@ -62,6 +64,18 @@ async def enqueue_order_expiry(session: AsyncSession, data: OrderExpiryInput) ->
         session,
         workflow_type="OrderExpiryWorkflow",
         workflow_id=order_expiry_workflow_id(data.order_id),
+        payload=asdict(data),
+        task_queue=BOOKINGS_TASK_QUEUE,
+    )
+
+
+async def enqueue_membership(session: AsyncSession, data: MembershipInput) -> bool:
+    """The membership's workflow (one per membership, for its whole life): write it with the
+    membership row; a second call for the same membership is a no-op."""
+    return await enqueue_start(
+        session,
+        workflow_type="MembershipWorkflow",
+        workflow_id=membership_workflow_id(data.membership_id),
         payload=asdict(data),
         task_queue=BOOKINGS_TASK_QUEUE,
     )
@@ -124,4 +138,19 @@ async def signal_booking_rescheduled(
         signal="reschedule",
         args=[new_start, new_end],
         dedupe_key=f"signal:{workflow_id}:reschedule:{occurrence}",
+    )
+
+
+async def signal_membership_refresh(session: AsyncSession, membership_id: int, dedupe_suffix: str) -> bool:
+    """Tell the membership's workflow to read the row again, after a change written in this
+    transaction. `dedupe_suffix` names the change (e.g. the Stripe event id), so a redelivered
+    webhook writes no second signal while each distinct change gets its own."""
+    workflow_id = membership_workflow_id(membership_id)
+    return await enqueue_signal(
+        session,
+        workflow_type="MembershipWorkflow",
+        workflow_id=workflow_id,
+        signal="refresh",
+        args=[],
+        dedupe_key=f"signal:{workflow_id}:refresh:{dedupe_suffix}",
     )

@@ -42,7 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import transaction
 from estuary_checkout.workflows.models import OutboxMessage
-from estuary_checkout.workflows.types import BookingLifecycleInput, OrderExpiryInput
+from estuary_checkout.workflows.types import BookingLifecycleInput, MembershipInput, OrderExpiryInput
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,7 @@ log = structlog.get_logger(__name__)
 INPUT_TYPES: dict[str, type[Any]] = {
     "BookingLifecycleWorkflow": BookingLifecycleInput,
     "OrderExpiryWorkflow": OrderExpiryInput,
+    "MembershipWorkflow": MembershipInput,
 }
 MAX_BACKOFF = timedelta(minutes=5)
 START_RPC_TIMEOUT = timedelta(seconds=10)

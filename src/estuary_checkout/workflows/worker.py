@@ -17,6 +17,8 @@ from estuary_checkout.config import Settings, get_settings, tune_gc
 from estuary_checkout.events.delivery import DeliveryRelay
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.activities import BookingActivities
+from estuary_checkout.workflows.membership import MembershipWorkflow
+from estuary_checkout.workflows.membership_activities import MembershipActivities
 from estuary_checkout.workflows.notifications import LogSender, NotificationRelay, NotificationSender
 from estuary_checkout.workflows.relay import run_relay
 from estuary_checkout.workflows.types import BOOKINGS_TASK_QUEUE
@@ -24,19 +26,21 @@ from estuary_checkout.workflows.workflows import BookingLifecycleWorkflow, Order
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [BookingLifecycleWorkflow, OrderExpiryWorkflow]
+WORKFLOWS = [BookingLifecycleWorkflow, OrderExpiryWorkflow, MembershipWorkflow]
 RECONCILE_OLDER_THAN = timedelta(minutes=2)
 
 
 def build_worker(
     client: Any, state: AppState, *, task_queue: str | None = None, sender: NotificationSender | None = None
 ) -> Worker:
-    activities = BookingActivities(state.session_factory, state.gateway, sender or LogSender())
+    sender = sender or LogSender()
+    bookings = BookingActivities(state.session_factory, state.gateway, sender)
+    memberships = MembershipActivities(state.session_factory, state.gateway, sender)
     return Worker(
         client,
         task_queue=task_queue or BOOKINGS_TASK_QUEUE,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        activities=bookings.all() + memberships.all(),
         graceful_shutdown_timeout=timedelta(seconds=10),
         # The sandbox re-imports the workflow module for every workflow run: measured as the
         # largest part of this worker's CPU per booking. Its checks run where they catch
