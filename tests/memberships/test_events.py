@@ -318,3 +318,27 @@ async def test_a_trial_grants_its_credits_and_the_saved_card_pays_when_it_ends(
     assert view["status"] == "active"
     trial, first = await passes_of(session, mid)
     assert (trial.sessions_total, first.sessions_total, first.carried_in) == (4, 6, 2)
+
+
+async def test_the_workflow_s_refresh_catches_up_with_a_lost_webhook(
+    client, session, auth, make_token, stripe_api_base, app_state
+):
+    """No event reaches us; the workflow's `refresh_membership` activity (the real one, against
+    the emulator) re-reads the subscription, applies it and grants the paid period once."""
+    from temporalio.testing import ActivityEnvironment
+
+    from estuary_checkout.workflows.membership_activities import MembershipActivities
+
+    _, _, plan = await _plan(client, session, auth)
+    _, headers, mid, _ = await _subscribed(
+        client, session, make_token, stripe_api_base, plan["id"], deliver_events=False
+    )
+    assert (await _view(client, headers, mid))["status"] == "incomplete"
+    activities = MembershipActivities(app_state.session_factory, app_state.gateway)
+    env = ActivityEnvironment()
+    for _ in range(2):  # a retried activity changes nothing more
+        snapshot = await env.run(activities.refresh_membership, mid)
+        assert snapshot.status == "active" and snapshot.latest_invoice_status == "paid"
+    view = await _view(client, headers, mid)
+    assert view["status"] == "active" and view["credits"]["available"] == 4
+    assert len(await passes_of(session, mid)) == 1

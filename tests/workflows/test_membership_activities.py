@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-import estuary_checkout.memberships as memberships_package
 from estuary_checkout.db.session import session_scope
-from estuary_checkout.memberships import service as memberships_service
 from estuary_checkout.memberships.models import Membership
 from estuary_checkout.state import AppState
 from estuary_checkout.workflows.membership_activities import MembershipActivities
@@ -154,33 +149,3 @@ async def test_unknown_kind_is_refused(
         await run(membership_activities.send_membership_notice, refs.membership_id, "reminder", "x")
     assert raised.value.non_retryable
     assert await membership_notices(app_state, refs) == {}
-
-
-async def test_refresh_membership_applies_what_memberships_sync_reads_from_stripe(
-    app_state: AppState, membership_activities: MembershipActivities, run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The activity's wiring only: memberships.sync (on main) is replaced by a module that
-    records its arguments and changes the row in the session it was given."""
-    end = _period_end()
-    refs = await create_membership(app_state, period_end=end)
-    calls: list[tuple[object, int]] = []
-
-    async def refresh(session: AsyncSession, gateway: object, membership_id: int) -> MembershipSnapshot:
-        calls.append((gateway, membership_id))
-        membership = await session.get(Membership, membership_id)
-        assert membership is not None
-        membership.current_period_end = end + timedelta(days=30)
-        await session.flush()
-        return await memberships_service.snapshot(session, membership_id)
-
-    fake = types.ModuleType("estuary_checkout.memberships.sync")
-    fake.refresh = refresh  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "estuary_checkout.memberships.sync", fake)
-    monkeypatch.setattr(memberships_package, "sync", fake, raising=False)
-
-    snapshot = await run(membership_activities.refresh_membership, refs.membership_id)
-    assert calls == [(app_state.gateway, refs.membership_id)]
-    assert snapshot.current_period_end == (end + timedelta(days=30)).isoformat()
-    async with app_state.session_factory() as session:
-        row = await session.get(Membership, refs.membership_id)
-        assert row is not None and row.current_period_end == end + timedelta(days=30)  # committed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,10 +32,8 @@ from estuary_checkout.payments.gateway import StripeGateway
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
 from estuary_checkout.workflows.types import (
-    BOOKINGS_TASK_QUEUE,
     MembershipInput,
     MembershipSnapshot,
-    membership_workflow_id,
 )
 
 
@@ -156,13 +153,7 @@ async def subscribe(
         sub = await gateway.retrieve_subscription(sub.id)
         client_secret = None
     await sync.apply(session, m, sub)
-    await outbox.enqueue_start(
-        session,
-        workflow_type="MembershipWorkflow",
-        workflow_id=membership_workflow_id(m.id),
-        payload=asdict(MembershipInput(membership_id=m.id, user_id=user.id)),
-        task_queue=BOOKINGS_TASK_QUEUE,
-    )
+    await outbox.enqueue_membership(session, MembershipInput(membership_id=m.id, user_id=user.id))
     return MembershipCreated(
         membership_id=m.id,
         status=m.status,  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from estuary_checkout.passes import service as passes_service
 from estuary_checkout.payments.billing import InvoiceInfo, SubscriptionInfo
 from estuary_checkout.payments.gateway import StripeGateway
 from estuary_checkout.workflows import outbox
-from estuary_checkout.workflows.types import MembershipSnapshot, membership_workflow_id
+from estuary_checkout.workflows.types import MembershipSnapshot
 
 log = structlog.get_logger(__name__)
 
@@ -136,15 +136,7 @@ async def apply(session: AsyncSession, m: Membership, sub: SubscriptionInfo) -> 
 
 async def wake(session: AsyncSession, m: Membership) -> None:
     """A `refresh` signal to the membership's workflow (it re-reads the row); one per change."""
-    workflow_id = membership_workflow_id(m.id)
-    await outbox.enqueue_signal(
-        session,
-        workflow_type="MembershipWorkflow",
-        workflow_id=workflow_id,
-        signal="refresh",
-        args=[],
-        dedupe_key=f"signal:{workflow_id}:refresh:{uuid.uuid4()}",
-    )
+    await outbox.signal_membership_refresh(session, m.id, uuid.uuid4().hex)
 
 
 async def refresh(session: AsyncSession, gateway: StripeGateway, membership_id: int) -> MembershipSnapshot:

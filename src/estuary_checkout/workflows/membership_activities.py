@@ -16,6 +16,7 @@ from estuary_checkout.db.base import utcnow
 from estuary_checkout.db.session import transaction
 from estuary_checkout.memberships import repository as memberships_repository
 from estuary_checkout.memberships import service as memberships_service
+from estuary_checkout.memberships import sync
 from estuary_checkout.memberships.errors import MembershipNotFound
 from estuary_checkout.memberships.models import Membership
 from estuary_checkout.workflows.notifications import (
@@ -55,11 +56,6 @@ class MembershipActivities:
     async def refresh_membership(self, membership_id: int) -> MembershipSnapshot:
         """Re-read the Stripe subscription and apply it to the row (a webhook may have been lost);
         the row as it is afterwards."""
-        # Imported here: memberships.sync talks to Stripe through the gateway and pulls in much
-        # of the app; nothing here should depend on it at import time.
-        # (memberships.sync comes with the memberships domain; until then mypy cannot see it)
-        from estuary_checkout.memberships import sync  # type: ignore[attr-defined,unused-ignore]
-
         try:
             async with transaction(self.session_factory) as session:
                 snapshot: MembershipSnapshot = await sync.refresh(session, self.gateway, membership_id)
