@@ -174,10 +174,20 @@ def _summary(
         f"{plan['credits_per_period']} credits a period for services {', '.join(map(str, plan['eligible_service_ids']))}; rollover up to {plan['rollover_cap']}",
     )
     for n, g in enumerate(grants, 1):
-        table.add_row(
-            f"grant {n} (pass {g['pass_id']})",
-            f"{g['sessions_total']} sessions, {g['sessions_left']} left, {g['status']}, ends {g['expires_at'][:10]}",
+        carried = g["sessions_total"] - plan["credits_per_period"]
+        what = f"{g['sessions_total']} sessions" + (
+            f" ({plan['credits_per_period']} + {carried} carried over)" if carried > 0 else ""
         )
+        if g["status"] == "expired":  # closed when the next period was paid
+            table.add_row(
+                f"grant {n} (pass {g['pass_id']})",
+                f"{what}, {g['sessions_left']} unused at renewal, ended {g['expires_at'][:10]}",
+            )
+        else:
+            table.add_row(
+                f"grant {n} (pass {g['pass_id']})",
+                f"{what}, {g['sessions_left']} left, {g['status']}, ends {g['expires_at'][:10]}",
+            )
     table.add_row("credits usable now", str(view["credits"]["available"]))
     table.add_row("current period ends", view["current_period_end"][:16].replace("T", " "))
     console.print(table)
