@@ -176,3 +176,18 @@ async def _passes_of(session: AsyncSession, membership_id: int) -> list[Pass]:
         .execution_options(populate_existing=True)
     )
     return list(rows.scalars())
+
+
+async def switch_card(stripe_api_base: str, customer: str, subscription_id: str, card: str) -> str:
+    """Attach a test card to the customer and make it the subscription's card for renewals."""
+    stripe = sk(stripe_api_base)
+    pm = await stripe.v1.payment_methods.attach_async(card, params={"customer": customer})
+    await stripe.v1.subscriptions.update_async(subscription_id, params={"default_payment_method": pm.id})
+    return str(pm.id)
+
+
+async def plan_with_services(client: httpx.AsyncClient, session: AsyncSession, auth, **kw: Any):  # type: ignore[no-untyped-def]
+    """A practitioner with two single sessions and a plan for them: (practitioner id, service ids, plan)."""
+    pid, services = await eligible_services(session)
+    await session.commit()
+    return pid, services, await make_plan(client, auth(roles=["admin"]), services, **kw)

@@ -16,24 +16,18 @@ from tests.memberships.helpers import (
     customer_of,
     deliver,
     deliver_all,
-    eligible_services,
     events_for,
-    make_plan,
     membership_row,
     new_clock,
     new_member,
     passes_of,
     pay_first_invoice,
+    plan_with_services,
     sk,
+    switch_card,
 )
 
 MEMBERSHIPS = f"{API}/memberships"
-
-
-async def _plan(client, session, auth, **kw):
-    pid, services = await eligible_services(session)
-    await session.commit()
-    return pid, services, await make_plan(client, auth(roles=["admin"]), services, **kw)
 
 
 async def _subscribed(
@@ -76,7 +70,7 @@ async def test_any_order_of_a_lifecycle_s_events_ends_in_the_same_state(
     client, session, auth, make_token, stripe_api_base
 ):
     """Subscribe, pay, cancel; then the events arrive in six different orders, some twice."""
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     rng = random.Random(15)
     for round_ in range(6):
         _, _, mid, sub_id = await _subscribed(
@@ -103,7 +97,7 @@ async def test_any_order_of_a_lifecycle_s_events_ends_in_the_same_state(
 async def test_an_updated_event_after_deleted_never_brings_a_membership_back(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     _, headers, mid, sub_id = await _subscribed(client, session, make_token, stripe_api_base, plan["id"])
     before = await events_for(stripe_api_base, sub_id)
     stale = [e for e in before if e["type"] == "customer.subscription.updated"]
@@ -123,7 +117,7 @@ async def test_an_updated_event_after_deleted_never_brings_a_membership_back(
 async def test_concurrent_events_for_one_paid_invoice_grant_once(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     _, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], deliver_events=False
     )
@@ -139,7 +133,7 @@ async def test_concurrent_events_for_one_paid_invoice_grant_once(
 async def test_a_year_of_renewals_rolls_over_up_to_the_cap(
     client, session, auth, make_token, stripe_api_base
 ):
-    pid, services, plan = await _plan(client, session, auth)
+    pid, services, plan = await plan_with_services(client, session, auth)
     clock, t0 = await new_clock(stripe_api_base)
     _, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
@@ -182,17 +176,13 @@ async def test_a_year_of_renewals_rolls_over_up_to_the_cap(
 async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_them(
     client, session, auth, make_token, stripe_api_base
 ):
-    pid, services, plan = await _plan(client, session, auth)
+    pid, services, plan = await plan_with_services(client, session, auth)
     clock, _ = await new_clock(stripe_api_base)
     user, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
     )
     customer = await customer_of(session, user)
-    stripe = sk(stripe_api_base)
-    failing = await stripe.v1.payment_methods.attach_async(
-        "pm_card_chargeCustomerFail", params={"customer": customer}
-    )
-    await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": failing.id})
+    await switch_card(stripe_api_base, customer, sub_id, "pm_card_chargeCustomerFail")
     end = (await membership_row(session, mid)).current_period_end
     await advance(stripe_api_base, clock, end + timedelta(hours=1))
     await deliver_all(client, stripe_api_base, sub_id)
@@ -202,8 +192,7 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
     assert len(await passes_of(session, mid)) == 1  # nothing granted for the unpaid period
     # frozen credits pay for nothing: the session is charged in full
     assert (await _book(client, headers, pid, services[0]))["total_cents"] > 0
-    good = await stripe.v1.payment_methods.attach_async("pm_card_visa", params={"customer": customer})
-    await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": good.id})
+    await switch_card(stripe_api_base, customer, sub_id, "pm_card_visa")
     await advance(stripe_api_base, clock, end + timedelta(days=3, hours=2))  # the retries' schedule
     await deliver_all(client, stripe_api_base, sub_id)
     view = await _view(client, headers, mid)
@@ -222,17 +211,13 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
 async def test_a_failed_renewal_that_never_pays_ends_the_membership(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     clock, _ = await new_clock(stripe_api_base)
     user, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
     )
     customer = await customer_of(session, user)
-    stripe = sk(stripe_api_base)
-    failing = await stripe.v1.payment_methods.attach_async(
-        "pm_card_chargeCustomerFail", params={"customer": customer}
-    )
-    await stripe.v1.subscriptions.update_async(sub_id, params={"default_payment_method": failing.id})
+    await switch_card(stripe_api_base, customer, sub_id, "pm_card_chargeCustomerFail")
     end = (await membership_row(session, mid)).current_period_end
     await advance(stripe_api_base, clock, end + timedelta(days=8))
     await deliver_all(client, stripe_api_base, sub_id)
@@ -246,7 +231,7 @@ async def test_a_failed_renewal_that_never_pays_ends_the_membership(
 async def test_cancel_at_period_end_runs_out_the_period_and_grants_nothing_more(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     clock, _ = await new_clock(stripe_api_base)
     _, headers, mid, sub_id = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], clock=clock
@@ -268,7 +253,7 @@ async def test_cancel_at_period_end_runs_out_the_period_and_grants_nothing_more(
 async def test_invoices_paid_in_either_order_roll_over_the_same(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     totals = []
     for reverse in (False, True):
         clock, _ = await new_clock(stripe_api_base)
@@ -289,7 +274,7 @@ async def test_invoices_paid_in_either_order_roll_over_the_same(
 async def test_a_trial_grants_its_credits_and_the_saved_card_pays_when_it_ends(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth, trial_days=7)
+    _, _, plan = await plan_with_services(client, session, auth, trial_days=7)
     clock, t0 = await new_clock(stripe_api_base)
     user = await new_member(session, stripe_api_base, clock=clock)
     headers = bearer(make_token, user)
@@ -329,7 +314,7 @@ async def test_the_workflow_s_refresh_catches_up_with_a_lost_webhook(
 
     from estuary_checkout.workflows.membership_activities import MembershipActivities
 
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     _, headers, mid, _ = await _subscribed(
         client, session, make_token, stripe_api_base, plan["id"], deliver_events=False
     )

@@ -10,12 +10,12 @@ from tests.memberships.helpers import (
     bearer,
     customer_of,
     deliver_all,
-    eligible_services,
     make_plan,
     membership_row,
     new_member,
     passes_of,
     pay_first_invoice,
+    plan_with_services,
     scalar,
     sk,
 )
@@ -24,12 +24,6 @@ from estuary_checkout.memberships.models import Membership
 from estuary_checkout.workflows.models import OutboxMessage
 
 MEMBERSHIPS = f"{API}/memberships"
-
-
-async def _plan(client, session, auth, **kw):
-    pid, services = await eligible_services(session)
-    await session.commit()
-    return pid, services, await make_plan(client, auth(roles=["admin"]), services, **kw)
 
 
 async def _active(client, session, make_token, stripe_api_base, plan_id):
@@ -48,7 +42,7 @@ async def _active(client, session, make_token, stripe_api_base, plan_id):
 async def test_subscribe_pay_with_the_confirmation_secret_and_get_the_credits(
     client, session, auth, make_token, stripe_api_base
 ):
-    pid, services, plan = await _plan(client, session, auth)
+    pid, services, plan = await plan_with_services(client, session, auth)
     user = await new_member(session, stripe_api_base)
     headers = bearer(make_token, user)
     created = await client.post(
@@ -118,7 +112,7 @@ async def test_subscribe_pay_with_the_confirmation_secret_and_get_the_credits(
 async def test_a_saved_card_pays_at_once_and_a_declined_one_leaves_nothing(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     user = await new_member(session, stripe_api_base)
     headers = bearer(make_token, user)
     # a first membership makes the Stripe customer; the saved card is attached to it
@@ -165,7 +159,7 @@ async def test_a_saved_card_pays_at_once_and_a_declined_one_leaves_nothing(
 
 
 async def test_refusals(client, session, auth, make_token, stripe_api_base):
-    _, services, plan = await _plan(client, session, auth)
+    _, services, plan = await plan_with_services(client, session, auth)
     _user, headers, mid, _ = await _active(client, session, make_token, stripe_api_base, plan["id"])
     # subscribing twice to one plan while one is live: 409, naming the one there is
     err = assert_error(
@@ -211,7 +205,7 @@ async def test_refusals(client, session, auth, make_token, stripe_api_base):
 async def test_cancel_at_period_end_resume_cancel_now_and_cancel_again(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     _, headers, mid, sub_id = await _active(client, session, make_token, stripe_api_base, plan["id"])
     stripe = sk(stripe_api_base)
     later = await client.post(f"{MEMBERSHIPS}/{mid}/cancel", json={"at_period_end": True}, headers=headers)
@@ -240,7 +234,7 @@ async def test_cancel_at_period_end_resume_cancel_now_and_cancel_again(
 async def test_concurrent_subscribes_to_one_plan_make_one_membership(
     client, session, auth, make_token, stripe_api_base
 ):
-    _, _, plan = await _plan(client, session, auth)
+    _, _, plan = await plan_with_services(client, session, auth)
     user = await new_member(session, stripe_api_base)
     headers = bearer(make_token, user)
     answers = await asyncio.gather(
