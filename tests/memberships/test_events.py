@@ -327,3 +327,24 @@ async def test_the_workflow_s_refresh_catches_up_with_a_lost_webhook(
     view = await _view(client, headers, mid)
     assert view["status"] == "active" and view["credits"]["available"] == 4
     assert len(await passes_of(session, mid)) == 1
+
+
+async def test_an_unpaid_first_invoice_expires_the_membership_and_frees_the_plan(
+    client, session, auth, make_token, stripe_api_base
+):
+    _, _, plan = await plan_with_services(client, session, auth)
+    clock, t0 = await new_clock(stripe_api_base)
+    user = await new_member(session, stripe_api_base, clock=clock)
+    headers = bearer(make_token, user)
+    body = (await client.post(MEMBERSHIPS, json={"plan_id": plan["id"]}, headers=headers)).json()
+    mid = body["membership_id"]
+    again = await client.post(MEMBERSHIPS, json={"plan_id": plan["id"]}, headers=headers)
+    assert again.status_code == 409 and again.json()["details"]["status"] == "incomplete"
+    await advance(stripe_api_base, clock, t0 + timedelta(hours=24))  # Stripe gives it 23 hours
+    await deliver_all(
+        client, stripe_api_base, (await membership_row(session, mid)).stripe_subscription_id or ""
+    )
+    view = await _view(client, headers, mid)
+    assert view["status"] == "incomplete_expired" and view["credits"]["available"] == 0
+    assert await passes_of(session, mid) == []
+    assert (await client.post(MEMBERSHIPS, json={"plan_id": plan["id"]}, headers=headers)).status_code == 201
