@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False),
         sa.Column("canceled_at", estuary_checkout.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", estuary_checkout.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("state_version", sa.Integer(), nullable=False),
         sa.Column(
             "stripe_snapshot",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.checkout.helpers import API, assert_error, future_slot, session_body
 from tests.memberships.helpers import (
     bearer,
@@ -20,6 +21,7 @@ from tests.memberships.helpers import (
     sk,
 )
 
+from estuary_checkout.events.models import OutboundEvent
 from estuary_checkout.memberships.models import Membership
 from estuary_checkout.workflows.models import OutboxMessage
 
@@ -82,6 +84,25 @@ async def test_subscribe_pay_with_the_confirmation_secret_and_get_the_credits(
     assert view["credits"]["available"] == 4 and view["current_period_end"] is not None
     [p] = await passes_of(session, m.id)
     assert p.sessions_total == 4 and p.grant_key == f"membership:{m.id}:invoice:{m.latest_invoice_id}"
+    # the host hears of it: membership.updated per applied change, pass.granted for the credits
+    async with AsyncSession(session.bind) as s:
+        sent = (
+            await s.execute(
+                select(OutboundEvent.type, OutboundEvent.data)
+                .where(OutboundEvent.user_id == user.id)
+                .order_by(OutboundEvent.created_at, OutboundEvent.id)
+            )
+        ).all()
+    updates = [d for t, d in sent if t == "membership.updated"]
+    assert [d["version"] for d in updates] == list(range(1, len(updates) + 1))
+    assert (updates[0]["status"], updates[-1]["status"]) == ("incomplete", "active")
+    assert updates[-1]["customer"]["sub"] == user.external_id
+    [granted] = [d for t, d in sent if t == "pass.granted"]
+    assert (granted["membership_id"], granted["sessions_total"], granted["eligible_service_ids"]) == (
+        m.id,
+        4,
+        sorted(services),
+    )
     passes = (await client.get(f"{API}/passes", headers=headers)).json()["data"]
     assert passes[0]["membership_id"] == m.id and passes[0]["eligible_service_ids"] == sorted(services)
 

@@ -22,6 +22,7 @@ from estuary_checkout.events.models import OutboundEvent
 from estuary_checkout.events.schemas import (
     BookingEventData,
     Customer,
+    MembershipEventData,
     OrderEventData,
     PassEventData,
     PaymentLinkEventData,
@@ -30,8 +31,10 @@ from estuary_checkout.events.schemas import (
 from estuary_checkout.events.signing import new_id
 from estuary_checkout.events.types import EventType
 from estuary_checkout.links.models import PaymentLink
+from estuary_checkout.memberships.models import Membership
 from estuary_checkout.orders.models import Order, OrderLine
 from estuary_checkout.orders.views import summary_fields
+from estuary_checkout.passes import repository as passes_repository
 from estuary_checkout.passes.models import Pass
 from estuary_checkout.passes.service import pass_view
 from estuary_checkout.refunds.models import Refund
@@ -206,3 +209,40 @@ def payload(event: OutboundEvent) -> dict[str, Any]:
         "created_at": event.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
         "data": event.data,
     }
+
+
+async def membership_updated(session: AsyncSession, m: Membership) -> bool:
+    """membership.updated for the change `m.state_version` counts (the caller just applied it)."""
+    data = MembershipEventData(
+        membership_id=m.id,
+        plan_id=m.plan_id,
+        status=m.status,
+        version=m.state_version,
+        currency=m.currency,
+        amount_cents=m.amount_cents,
+        current_period_start=m.current_period_start,
+        current_period_end=m.current_period_end,
+        cancel_at_period_end=m.cancel_at_period_end,
+        canceled_at=m.canceled_at,
+        ended_at=m.ended_at,
+        customer=await _customer(session, m.user_id),
+    )
+    return await publish(
+        session,
+        "membership.updated",
+        key=f"membership:{m.id}:updated:{m.state_version}",
+        data=data,
+        user_id=m.user_id,
+    )
+
+
+async def membership_pass_granted(session: AsyncSession, pass_id: int) -> bool:
+    """pass.granted for the credits a membership invoice granted."""
+    p = await session.get(Pass, pass_id)
+    if p is None:
+        return False
+    scope = (await passes_repository.scopes(session, [p.id])).get(p.id)
+    data = PassEventData(
+        **pass_view(p, utcnow(), scope).model_dump(), customer=await _customer(session, p.user_id)
+    )
+    return await publish(session, "pass.granted", key=f"pass:{p.id}:granted", data=data, user_id=p.user_id)

@@ -46,8 +46,26 @@ class BookingEventData(BaseModel):
 
 
 class PassEventData(PassView):
-    """pass.granted"""
+    """pass.granted (by a bundle or package order, or by a membership's paid invoice)"""
 
+    customer: Customer | None
+
+
+class MembershipEventData(BaseModel):
+    """membership.updated: a change Stripe made to the subscription (status, period, a cancel
+    set or undone), once per change; `version` counts them."""
+
+    membership_id: int
+    plan_id: int
+    status: str
+    version: int
+    currency: str
+    amount_cents: int
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
     customer: Customer | None
 
 

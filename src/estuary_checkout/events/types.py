@@ -15,5 +15,6 @@ EventType = Literal[
     "pass.granted",
     "refund.failed",
     "payment_link.completed",
+    "membership.updated",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)

@@ -114,6 +114,8 @@ class Membership(Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # +1 for each change applied from Stripe (names the membership.updated event of that change)
+    state_version: Mapped[int] = mapped_column(Integer, default=0)
     # Stripe's subscription as last applied (for support; the columns above are what code reads)
     stripe_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from estuary_checkout.db.base import utcnow
+from estuary_checkout.events import emit
 from estuary_checkout.memberships import repository
 from estuary_checkout.memberships.errors import MembershipNotFound
 from estuary_checkout.memberships.models import ENDED_STATUSES, Membership, MembershipPlan
@@ -94,6 +95,7 @@ async def grant(session: AsyncSession, m: Membership, plan: MembershipPlan, inv:
     )
     if granted is not None:
         log.info("membership_credits_granted", membership_id=m.id, invoice_id=inv.id, pass_id=granted)
+        await emit.membership_pass_granted(session, granted)
     return granted is not None
 
 
@@ -128,6 +130,10 @@ async def apply(session: AsyncSession, m: Membership, sub: SubscriptionInfo) -> 
     plan = await session.get(MembershipPlan, m.plan_id)
     assert plan is not None
     granted = sub.latest_invoice is not None and await grant(session, m, plan, sub.latest_invoice)
+    if _state(m) != before:
+        m.state_version += 1
+        await session.flush()
+        await emit.membership_updated(session, m)
     changed = _state(m) != before or granted
     if changed:
         await wake(session, m)
