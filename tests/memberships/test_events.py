@@ -60,6 +60,22 @@ async def _book(client, headers, pid, service_id):
     return resp.json()
 
 
+async def _renewal_on_a_failing_card(client, session, make_token, stripe_api_base, plan_id, after):
+    """A paid membership on a test clock whose card then fails; the clock moves to `after` past
+    the period end and every event so far is delivered. (customer, headers, membership id,
+    subscription id, clock, the paid period's end)"""
+    clock, _ = await new_clock(stripe_api_base)
+    user, headers, mid, sub_id = await _subscribed(
+        client, session, make_token, stripe_api_base, plan_id, clock=clock
+    )
+    customer = await customer_of(session, user)
+    await switch_card(stripe_api_base, customer, sub_id, "pm_card_chargeCustomerFail")
+    end = (await membership_row(session, mid)).current_period_end
+    await advance(stripe_api_base, clock, end + after)
+    await deliver_all(client, stripe_api_base, sub_id)
+    return customer, headers, mid, sub_id, clock, end
+
+
 async def _view(client, headers, mid):
     resp = await client.get(f"{MEMBERSHIPS}/{mid}", headers=headers)
     assert resp.status_code == 200, resp.text
@@ -177,15 +193,10 @@ async def test_a_failed_renewal_freezes_credits_and_a_retry_that_pays_unfreezes_
     client, session, auth, make_token, stripe_api_base
 ):
     pid, services, plan = await plan_with_services(client, session, auth)
-    clock, _ = await new_clock(stripe_api_base)
-    user, headers, mid, sub_id = await _subscribed(
-        client, session, make_token, stripe_api_base, plan["id"], clock=clock
+    r = await _renewal_on_a_failing_card(
+        client, session, make_token, stripe_api_base, plan["id"], timedelta(hours=1)
     )
-    customer = await customer_of(session, user)
-    await switch_card(stripe_api_base, customer, sub_id, "pm_card_chargeCustomerFail")
-    end = (await membership_row(session, mid)).current_period_end
-    await advance(stripe_api_base, clock, end + timedelta(hours=1))
-    await deliver_all(client, stripe_api_base, sub_id)
+    customer, headers, mid, sub_id, clock, end = r
     view = await _view(client, headers, mid)
     assert view["status"] == "past_due"
     assert view["credits"]["available"] == 0 and view["credits"]["frozen"] == 4
@@ -212,15 +223,9 @@ async def test_a_failed_renewal_that_never_pays_ends_the_membership(
     client, session, auth, make_token, stripe_api_base
 ):
     _, _, plan = await plan_with_services(client, session, auth)
-    clock, _ = await new_clock(stripe_api_base)
-    user, headers, mid, sub_id = await _subscribed(
-        client, session, make_token, stripe_api_base, plan["id"], clock=clock
+    _, headers, mid, _, _, end = await _renewal_on_a_failing_card(
+        client, session, make_token, stripe_api_base, plan["id"], timedelta(days=8)
     )
-    customer = await customer_of(session, user)
-    await switch_card(stripe_api_base, customer, sub_id, "pm_card_chargeCustomerFail")
-    end = (await membership_row(session, mid)).current_period_end
-    await advance(stripe_api_base, clock, end + timedelta(days=8))
-    await deliver_all(client, stripe_api_base, sub_id)
     view = await _view(client, headers, mid)
     assert view["status"] == "canceled"
     [p] = await passes_of(session, mid)

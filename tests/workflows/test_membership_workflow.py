@@ -154,6 +154,23 @@ def _maybe_record(name: str, history: WorkflowHistory) -> None:
 # --- tests ---------------------------------------------------------------------------------------
 
 
+async def renewal_fails(app_state, temporal_client, temporal_env, refs, p1, p2) -> None:  # type: ignore[no-untyped-def]
+    """Just after the period end, the renewal's charge fails: the webhook moves the period on,
+    the new invoice (in_2) stays open, and the relay delivers the refresh signal."""
+    await sleep_until(temporal_env, p1 + timedelta(minutes=5))
+    await webhook_applies(
+        app_state,
+        refs.membership_id,
+        "in_2:payment_failed",
+        status="past_due",
+        current_period_start=p1,
+        current_period_end=p2,
+        latest_invoice_id="in_2",
+        latest_invoice_status="open",
+    )
+    await relay(app_state, temporal_client)
+
+
 async def test_a_year_of_renewals_one_notice_and_one_run_per_period(
     app_state: AppState,
     temporal_env: WorkflowEnvironment,
@@ -250,18 +267,7 @@ async def test_failed_payment_recovered_on_retry(
     await wait_status(temporal_client, refs, lambda s: s.sent(RENEWAL_UPCOMING))
 
     # The renewal's charge fails: Stripe moves the period on, the new invoice stays open.
-    await sleep_until(temporal_env, p1 + timedelta(minutes=5))
-    await webhook_applies(
-        app_state,
-        refs.membership_id,
-        "in_2:payment_failed",
-        status="past_due",
-        current_period_start=p1,
-        current_period_end=p2,
-        latest_invoice_id="in_2",
-        latest_invoice_status="open",
-    )
-    await relay(app_state, temporal_client)
+    await renewal_fails(app_state, temporal_client, temporal_env, refs, p1, p2)
     status = await wait_status(temporal_client, refs, lambda s: s.sent(PAYMENT_FAILED_NOTICE))
     assert (status.phase, status.period_end) == ("payment_failed", p2.isoformat())
     assert status.sent(PAYMENT_FAILED_NOTICE) == ["in_2"]
@@ -343,18 +349,7 @@ async def test_failed_payment_ending_in_cancellation(
     await start(app_state, temporal_client, refs)
     await wait_status(temporal_client, refs, lambda s: s.phase == "awaiting_renewal")
 
-    await sleep_until(temporal_env, p1 + timedelta(minutes=5))
-    await webhook_applies(
-        app_state,
-        refs.membership_id,
-        "in_2:payment_failed",
-        status="past_due",
-        current_period_start=p1,
-        current_period_end=p2,
-        latest_invoice_id="in_2",
-        latest_invoice_status="open",
-    )
-    await relay(app_state, temporal_client)
+    await renewal_fails(app_state, temporal_client, temporal_env, refs, p1, p2)
     await wait_status(temporal_client, refs, lambda s: s.sent(PAYMENT_FAILED_NOTICE) == ["in_2"])
 
     # Stripe's retries fail (3 over 7 days), then it cancels the subscription.
