@@ -90,17 +90,17 @@ async def subscribe(
     if plan.trial_days and body.payment_method_id is None:
         # nothing is paid now, so no card would be saved: the first renewal could not be charged
         raise PaymentMethodRequired(details={"field": "payment_method_id", "trial_days": plan.trial_days})
-    existing = await _live_on_plan(session, user.id, plan.id)
-    if existing is not None:
-        raise MembershipExists(details={"membership_id": existing.id, "status": existing.status})
-    await plans.ensure_in_stripe(session, gateway, plan, price)
     # the caller as stored (the auth cache's User has no Stripe customer), locked: one user's
-    # subscribes run one at a time
+    # subscribes run one at a time, so the check below sees the one before
     user = (
         await session.execute(
             select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
         )
     ).scalar_one()
+    existing = await _live_on_plan(session, user.id, plan.id)
+    if existing is not None:
+        raise MembershipExists(details={"membership_id": existing.id, "status": existing.status})
+    await plans.ensure_in_stripe(session, gateway, plan, price)
     customer_id = await orders_service.ensure_customer(session, gateway, user)
     if body.payment_method_id is not None:
         card = await gateway.retrieve_card(body.payment_method_id)
