@@ -37,7 +37,8 @@ class Strict(BaseModel):
 
 
 RedirectUrl = Annotated[
-    str, StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s/?#@]+([/?][^\s#]*)?$")
+    str,
+    StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s\x85/?#@]+([/?][^\s\x85#]*)?$"),
 ]
 
 
