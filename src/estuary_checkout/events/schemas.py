@@ -109,11 +109,14 @@ class EventPayload(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # the admin API
 
-# \x85 (NEL) named beside \s: the server's regex (Rust, Unicode) counts it as white space, JSON
-# Schema's (ECMA-262) does not, so a schema-valid URL would otherwise be refused
+# \x85 and \uFEFF named beside \s: the server's regex (Rust) and JSON Schema's (ECMA-262)
+# disagree on these two, NEL being white space to the first only and the BOM to the second only;
+# naming both makes them agree (as the credits routes' email pattern does)
 EndpointUrl = Annotated[
     str,
-    StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s\x85/?#@]+([/?][^\s\x85#]*)?$"),
+    StringConstraints(
+        min_length=8, max_length=2048, pattern=r"^https?://[^\s\x85\uFEFF/?#@]+([/?][^\s\x85\uFEFF#]*)?$"
+    ),
 ]
 Description = Annotated[str, StringConstraints(max_length=500)]
 

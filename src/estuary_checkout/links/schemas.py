@@ -22,7 +22,10 @@ from estuary_checkout.orders.schemas import ChildSelection, MetaKey, MetaValue, 
 Message = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 CouponCode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Email = Annotated[
-    str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", strip_whitespace=True)
+    str,
+    StringConstraints(
+        min_length=3, max_length=320, pattern=r"^[^@\s\x85\uFEFF]+@[^@\s\x85\uFEFF]+$", strip_whitespace=True
+    ),
 ]
 ChildSelections = Annotated[
     dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")], ChildSelection], OnlyMatchingKeys
@@ -38,7 +41,9 @@ class Strict(BaseModel):
 
 RedirectUrl = Annotated[
     str,
-    StringConstraints(min_length=8, max_length=2048, pattern=r"^https?://[^\s\x85/?#@]+([/?][^\s\x85#]*)?$"),
+    StringConstraints(
+        min_length=8, max_length=2048, pattern=r"^https?://[^\s\x85\uFEFF/?#@]+([/?][^\s\x85\uFEFF#]*)?$"
+    ),
 ]
 
 
