@@ -29,6 +29,7 @@ from estuary_checkout.pagination import PageOf
 from estuary_checkout.passes import service as passes_service
 from estuary_checkout.payments.errors import PaymentFailed, PaymentMethodNotFound
 from estuary_checkout.payments.gateway import StripeGateway
+from estuary_checkout.users import repository as users_repo
 from estuary_checkout.users.models import User
 from estuary_checkout.workflows import outbox
 from estuary_checkout.workflows.types import (
@@ -92,11 +93,9 @@ async def subscribe(
         raise PaymentMethodRequired(details={"field": "payment_method_id", "trial_days": plan.trial_days})
     # the caller as stored (the auth cache's User has no Stripe customer), locked: one user's
     # subscribes run one at a time, so the check below sees the one before
-    user = (
-        await session.execute(
-            select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    stored = await users_repo.get(session, user.id, for_update=True)
+    assert stored is not None
+    user = stored
     existing = await _live_on_plan(session, user.id, plan.id)
     if existing is not None:
         raise MembershipExists(details={"membership_id": existing.id, "status": existing.status})

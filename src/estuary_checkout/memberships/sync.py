@@ -117,11 +117,11 @@ async def apply(session: AsyncSession, m: Membership, sub: SubscriptionInfo) -> 
     if sub.latest_invoice is not None:
         m.latest_invoice_id, m.latest_invoice_status = sub.latest_invoice.id, sub.latest_invoice.status
     m.stripe_snapshot = {
-        k: sub.raw.get(k)
-        for k in ("status", "cancel_at_period_end", "canceled_at", "ended_at", "latest_invoice")
-    } | {"current_period_end": int(sub.current_period_end.timestamp()) if sub.current_period_end else None}
-    if isinstance(m.stripe_snapshot.get("latest_invoice"), dict):
-        m.stripe_snapshot["latest_invoice"] = sub.latest_invoice.id if sub.latest_invoice else None
+        k: sub.raw.get(k) for k in ("status", "cancel_at_period_end", "canceled_at", "ended_at")
+    } | {
+        "latest_invoice": sub.latest_invoice.id if sub.latest_invoice else sub.raw.get("latest_invoice"),
+        "current_period_end": int(sub.current_period_end.timestamp()) if sub.current_period_end else None,
+    }
     await session.flush()
     if m.status in FROZEN_STATUSES:
         await passes_service.freeze_membership(session, m.id, True)
